@@ -1,0 +1,44 @@
+# Two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export BISTRO_TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
+export BISTRO_TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+
+.PHONY: install run test test-fast lint typecheck bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Set up everything and run the service on SQLite with demo data at http://127.0.0.1:5000
+run: install
+	BISTRO_DEMO=true $(BIN)/bistro db upgrade
+	BISTRO_DEMO=true $(BIN)/bistro serve
+
+## Set up everything and run the whole suite (SQLite, PostgreSQL, Redis, browser), lint and types
+test: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/pytest -q -p no:cacheprovider
+
+test-fast: install
+	$(BIN)/pytest -q -x -m "not slow and not browser"
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: install
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python benchmarks/bench_service.py
+
+clean:
+	rm -rf $(VENV) *.db .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,78 @@
+"""The application factory. Everything long-lived is created in ``lifespan``, never at import."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy import text
+
+import bistro
+from bistro.core.clock import Clock, SystemClock
+from bistro.core.database import Database
+from bistro.core.handlers import install_error_handlers
+from bistro.core.logging import configure_logging
+from bistro.core.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from bistro.core.responses import JSONBytes, success
+from bistro.core.security import PasswordHashing
+from bistro.core.settings import Settings, get_settings
+from bistro.core.state import AppState
+from bistro.users.router import router as users_v4_router
+
+V4 = "/api/v4"
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.server.log_format, settings.server.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings.database)
+        state = AppState(
+            settings=settings,
+            db=db,
+            hashing=PasswordHashing(settings.auth),
+            clock=clock or SystemClock(),
+        )
+        app.state.bistro = state
+        try:
+            yield
+        finally:
+            await db.dispose()
+
+    app = FastAPI(
+        title="Bistro",
+        version=bistro.__version__,
+        description="Restaurant reviews, served by the legacy v3 API and the new v4 API, "
+        "with the control plane that migrates traffic between them.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+        redoc_url=None,
+        default_response_class=JSONBytes,
+    )
+    install_error_handlers(app)
+    app.include_router(users_v4_router, prefix=V4)
+
+    @app.get("/healthz", tags=["operations"], summary="The process is alive")
+    async def healthz() -> JSONBytes:
+        return success({"status": "ok"})
+
+    @app.get("/readyz", tags=["operations"], summary="The database answers",
+             responses={503: {"description": "Database unreachable"}})
+    async def readyz() -> JSONBytes:
+        state: AppState = app.state.bistro
+        try:
+            async with state.db.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as exc:  # any failure means "not ready", reported, not raised
+            body = {"success": False, "error": "Database unreachable", "status_code": 503,
+                    "code": "NOT_READY", "details": {"reason": type(exc).__name__}}
+            return JSONBytes(body, status_code=503)
+        return success({"status": "ready", "database": state.db.dialect})
+
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.server.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware)
+    return app

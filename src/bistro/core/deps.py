@@ -1,0 +1,92 @@
+"""Every dependency alias in one module: routes declare what they need by type."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bistro.core.errors import Forbidden, Unauthorized
+from bistro.core.state import AppState
+from bistro.users.repository import TokenRepository, UserRepository
+from bistro.users.service import Principal, UserService
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.bistro
+    return state
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's unit of work: commit when the route returns, roll back if it raised.
+
+    ``scope="function"`` (below) ends it before the response is sent, so a client never
+    reads a response whose write has not committed.
+    """
+    state: AppState = request.app.state.bistro
+    async with state.db.unit_of_work() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+def get_user_service(state: StateDep, session: SessionDep) -> UserService:
+    return UserService(
+        UserRepository(session),
+        TokenRepository(session),
+        state.hashing,
+        timedelta(hours=state.settings.auth.token_ttl_hours),
+        state.clock,
+    )
+
+
+UserServiceDep = Annotated[UserService, Depends(get_user_service)]
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Authorization header must be 'Bearer <token>'", code="BAD_AUTH_HEADER")
+    return token.strip()
+
+
+async def optional_principal(request: Request, users: UserServiceDep) -> Principal | None:
+    token = bearer_token(request)
+    if token is None:
+        return None
+    principal = await users.authenticate(token)
+    if principal is None:
+        raise Unauthorized("Token is invalid, expired or revoked", code="INVALID_TOKEN")
+    request.scope["bistro.user_id"] = principal.id
+    return principal
+
+
+OptionalUser = Annotated[Principal | None, Depends(optional_principal)]
+
+
+async def current_principal(principal: OptionalUser) -> Principal:
+    if principal is None:
+        raise Unauthorized("Sign in first: send 'Authorization: Bearer <token>'", code="AUTH_REQUIRED")
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(current_principal)]
+
+
+async def admin_principal(principal: CurrentUser) -> Principal:
+    if not principal.is_admin:
+        raise Forbidden("Admins only", code="ADMIN_REQUIRED")
+    return principal
+
+
+AdminUser = Annotated[Principal, Depends(admin_principal)]

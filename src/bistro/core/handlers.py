@@ -1,0 +1,98 @@
+"""The one place errors become HTTP responses.
+
+v4 routes get the full envelope; v3 routes (and v4 when the ``api_v4_error_handling`` flag is
+off) get the legacy body. A 5xx never carries a traceback: it is logged, not sent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from bistro.core.errors import BistroError
+from bistro.core.responses import JSONBytes, error_body
+
+log = structlog.get_logger("bistro.errors")
+
+ERROR_STYLE_KEY = "bistro.error_style"
+
+_HTTP_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "CONFLICT",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    422: "VALIDATION_ERROR",
+    429: "TOO_MANY_REQUESTS",
+    503: "SERVICE_UNAVAILABLE",
+}
+
+
+def error_style(request: Request) -> str:
+    style = request.scope.get(ERROR_STYLE_KEY)
+    if style:
+        return str(style)
+    return "v3" if request.url.path.startswith("/api/v3/") else "v4"
+
+
+def render_error(
+    request: Request,
+    message: str,
+    status_code: int,
+    code: str,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONBytes:
+    body = error_body(message, status_code, code, details, style=error_style(request))
+    return JSONBytes(body, status_code=status_code, headers=headers)
+
+
+def _validation_details(exc: RequestValidationError) -> dict[str, Any]:
+    fields = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+        fields.append({"field": ".".join(loc) or "body", "message": err.get("msg", "invalid")})
+    return {"fields": fields}
+
+
+async def bistro_error_handler(request: Request, exc: Exception) -> JSONBytes:
+    assert isinstance(exc, BistroError)
+    if exc.status_code >= 500:
+        log.error("request_failed", error=exc.message, code=exc.code)
+    return render_error(request, exc.message, exc.status_code, exc.code, exc.details)
+
+
+async def validation_error_handler(request: Request, exc: Exception) -> JSONBytes:
+    assert isinstance(exc, RequestValidationError)
+    details = _validation_details(exc)
+    first = details["fields"][0] if details["fields"] else {"field": "body", "message": "invalid"}
+    message = f"Invalid input: {first['field']}: {first['message']}"
+    return render_error(request, message, 422, "VALIDATION_ERROR", details)
+
+
+async def http_error_handler(request: Request, exc: Exception) -> JSONBytes:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
+    message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ").lower()
+    if exc.status_code == 404 and message == "Not Found":
+        message = f"No route for {request.method} {request.url.path}"
+    return render_error(request, message, exc.status_code, code, headers=exc.headers)
+
+
+async def unhandled_error_handler(request: Request, exc: Exception) -> JSONBytes:
+    log.exception("unhandled_error", path=request.url.path, error_type=type(exc).__name__)
+    return render_error(request, "Internal server error", 500, "INTERNAL_ERROR")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(BistroError, bistro_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)
+    app.add_exception_handler(Exception, unhandled_error_handler)

@@ -1,0 +1,101 @@
+"""Settings, read from the environment (prefix ``BISTRO_``) and validated at start-up.
+
+Split into sections so each part of the app only sees what it needs. A bad value fails fast
+with pydantic's message naming the variable.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./bistro.db"
+
+
+class _Section(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BISTRO_", extra="ignore", frozen=True)
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(5000, ge=1, le=65535)
+    workers: int = Field(1, ge=1, le=64)
+    demo: bool = False
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+    timezone: str = "UTC"
+
+
+class DatabaseSettings(_Section):
+    model_config = SettingsConfigDict(env_prefix="BISTRO_DATABASE_", extra="ignore", frozen=True)
+
+    url: str = DEFAULT_SQLITE_URL
+    pool_size: int = Field(10, ge=1, le=200)
+    max_overflow: int = Field(10, ge=0, le=200)
+    echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        # Accept the plain URLs operators type and pick the async driver for them.
+        if value.startswith("postgres://"):
+            value = "postgresql://" + value[len("postgres://") :]
+        if value.startswith("postgresql://"):
+            value = "postgresql+asyncpg://" + value[len("postgresql://") :]
+        if value.startswith("sqlite:///"):
+            value = "sqlite+aiosqlite:///" + value[len("sqlite:///") :]
+        if not (value.startswith("postgresql+asyncpg://") or value.startswith("sqlite+aiosqlite://")):
+            raise ValueError("must be a postgresql:// or sqlite:/// URL")
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+
+class CacheSettings(_Section):
+    model_config = SettingsConfigDict(env_prefix="BISTRO_CACHE_", extra="ignore", frozen=True)
+
+    redis_url: str | None = Field(None, validation_alias="BISTRO_REDIS_URL")
+    l1_max_entries: int = Field(10_000, ge=0)
+    # Redis must never make a request slow: short timeouts, then fail open.
+    redis_socket_timeout: float = Field(0.25, gt=0, le=10)
+    ttl_restaurants: int = 30 * 60
+    ttl_reviews: int = 15 * 60
+    ttl_users: int = 60 * 60
+    ttl_statistics: int = 5 * 60
+
+
+class AuthSettings(_Section):
+    model_config = SettingsConfigDict(env_prefix="BISTRO_AUTH_", extra="ignore", frozen=True)
+
+    token_ttl_hours: int = Field(24, ge=1, le=24 * 90)
+    # argon2id parameters; the defaults are OWASP's minimum (m=19 MiB, t=2, p=1).
+    argon2_memory_kib: int = Field(19_456, ge=19_456)
+    argon2_time_cost: int = Field(2, ge=2)
+    argon2_parallelism: int = Field(1, ge=1)
+
+
+class Settings:
+    """All sections together; build with :func:`get_settings` (cached) or directly in tests."""
+
+    def __init__(
+        self,
+        server: ServerSettings | None = None,
+        database: DatabaseSettings | None = None,
+        cache: CacheSettings | None = None,
+        auth: AuthSettings | None = None,
+    ) -> None:
+        self.server = server or ServerSettings()
+        self.database = database or DatabaseSettings()
+        self.cache = cache or CacheSettings()
+        self.auth = auth or AuthSettings()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

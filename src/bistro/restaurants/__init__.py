@@ -1,0 +1,1 @@
+"""Restaurants: the v4 repository, service and routes."""

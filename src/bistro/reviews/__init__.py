@@ -1,0 +1,1 @@
+"""Reviews and the restaurant rating aggregate they keep in step."""

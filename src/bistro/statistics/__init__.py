@@ -1,0 +1,1 @@
+"""Totals, rating histogram and top restaurants per cuisine."""

@@ -1,0 +1,1 @@
+"""Users, sign-in tokens and the admin user routes."""

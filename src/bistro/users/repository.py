@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+
+from bistro.core.repository import Repository
+from bistro.users.models import AuthToken, User
+
+
+class UserRepository(Repository[User]):
+    model = User
+
+    async def by_email(self, email: str) -> User | None:
+        result = await self.session.execute(select(User).where(User.email == email.lower()))
+        return result.scalar_one_or_none()
+
+    async def page(self, limit: int, offset: int) -> tuple[Sequence[User], int]:
+        rows = await self.all(select(User).order_by(User.id).limit(limit).offset(offset))
+        total = (await self.session.execute(select(func.count(User.id)))).scalar_one()
+        return rows, int(total)
+
+
+class TokenRepository(Repository[AuthToken]):
+    model = AuthToken
+
+    async def principal(self, token_hash: str, now: datetime) -> User | None:
+        """The user a live (unrevoked, unexpired) token belongs to."""
+        statement = (
+            select(User)
+            .join(AuthToken, AuthToken.user_id == User.id)
+            .where(
+                AuthToken.token_hash == token_hash,
+                AuthToken.revoked_at.is_(None),
+                AuthToken.expires_at > now,
+            )
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def revoke(self, token_hash: str, now: datetime) -> None:
+        await self.session.execute(
+            update(AuthToken)
+            .where(AuthToken.token_hash == token_hash, AuthToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+
+    async def revoke_all(self, user_id: int, now: datetime) -> None:
+        await self.session.execute(
+            update(AuthToken)
+            .where(AuthToken.user_id == user_id, AuthToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+
+    async def purge_expired(self, now: datetime) -> int:
+        result = await self.session.execute(delete(AuthToken).where(AuthToken.expires_at <= now))
+        return int(getattr(result, "rowcount", 0) or 0)
