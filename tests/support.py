@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bistro.app import create_app
 from bistro.core.migrate import upgrade
+from bistro.core.security import new_token, token_digest
 from bistro.core.settings import (
     AuthSettings,
     CacheSettings,
@@ -31,7 +32,6 @@ from bistro.core.settings import (
     ServerSettings,
     Settings,
 )
-from bistro.core.security import new_token, token_digest
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "BISTRO_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -39,7 +39,13 @@ POSTGRES_ADMIN_URL = os.environ.get(
 REDIS_URL = os.environ.get("BISTRO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 # Tables in delete order (children first). Features add theirs with register_table().
-TABLES: list[str] = ["reviews", "restaurant_opening_intervals", "auth_tokens", "restaurants", "users"]
+TABLES: list[str] = [
+    "reviews",
+    "restaurant_opening_intervals",
+    "auth_tokens",
+    "restaurants",
+    "users",
+]
 
 
 def register_table(name: str, *, first: bool = True) -> None:
@@ -63,7 +69,9 @@ def create_postgres_database() -> str:
             await conn.close()
 
     asyncio.run(_create())
-    return str(make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False))
+    return str(
+        make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    )
 
 
 def drop_postgres_database(url: str) -> None:
@@ -92,9 +100,7 @@ async def truncate_all(url: str) -> None:
     engine = create_async_engine(url)
     try:
         async with engine.begin() as conn:
-            existing = set(
-                await conn.run_sync(lambda c: c.dialect.get_table_names(c))
-            )
+            existing = set(await conn.run_sync(lambda c: c.dialect.get_table_names(c)))
             tables = [t for t in TABLES if t in existing]
             if engine.dialect.name == "postgresql":
                 if tables:

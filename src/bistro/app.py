@@ -60,16 +60,25 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     async def healthz() -> JSONBytes:
         return success({"status": "ok"})
 
-    @app.get("/readyz", tags=["operations"], summary="The database answers",
-             responses={503: {"description": "Database unreachable"}})
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="The database answers",
+        responses={503: {"description": "Database unreachable"}},
+    )
     async def readyz() -> JSONBytes:
         state: AppState = app.state.bistro
         try:
             async with state.db.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
         except Exception as exc:  # any failure means "not ready", reported, not raised
-            body = {"success": False, "error": "Database unreachable", "status_code": 503,
-                    "code": "NOT_READY", "details": {"reason": type(exc).__name__}}
+            body = {
+                "success": False,
+                "error": "Database unreachable",
+                "status_code": 503,
+                "code": "NOT_READY",
+                "details": {"reason": type(exc).__name__},
+            }
             return JSONBytes(body, status_code=503)
         return success({"status": "ready", "database": state.db.dialect})
 

@@ -76,7 +76,9 @@ OptionalUser = Annotated[Principal | None, Depends(optional_principal)]
 
 async def current_principal(principal: OptionalUser) -> Principal:
     if principal is None:
-        raise Unauthorized("Sign in first: send 'Authorization: Bearer <token>'", code="AUTH_REQUIRED")
+        raise Unauthorized(
+            "Sign in first: send 'Authorization: Bearer <token>'", code="AUTH_REQUIRED"
+        )
     return principal
 
 

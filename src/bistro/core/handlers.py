@@ -6,6 +6,7 @@ off) get the legacy body. A 5xx never carries a traceback: it is logged, not sen
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
@@ -48,7 +49,7 @@ def render_error(
     status_code: int,
     code: str,
     details: dict[str, Any] | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONBytes:
     body = error_body(message, status_code, code, details, style=error_style(request))
     return JSONBytes(body, status_code=status_code, headers=headers)

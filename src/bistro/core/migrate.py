@@ -43,9 +43,7 @@ def current(url: str) -> list[str]:
         try:
             async with engine.connect() as conn:
                 return list(
-                    await conn.run_sync(
-                        lambda c: MigrationContext.configure(c).get_current_heads()
-                    )
+                    await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_heads())
                 )
         finally:
             await engine.dispose()

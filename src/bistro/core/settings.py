@@ -48,7 +48,9 @@ class DatabaseSettings(_Section):
             value = "postgresql+asyncpg://" + value[len("postgresql://") :]
         if value.startswith("sqlite:///"):
             value = "sqlite+aiosqlite:///" + value[len("sqlite:///") :]
-        if not (value.startswith("postgresql+asyncpg://") or value.startswith("sqlite+aiosqlite://")):
+        if not (
+            value.startswith("postgresql+asyncpg://") or value.startswith("sqlite+aiosqlite://")
+        ):
             raise ValueError("must be a postgresql:// or sqlite:/// URL")
         return value
 

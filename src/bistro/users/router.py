@@ -32,13 +32,14 @@ UserId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 )
 async def register(body: RegisterIn, users: UserServiceDep) -> JSONBytes:
     user = await users.register(body.email, body.password, body.display_name)
-    return success(user_representation(user, viewer=None) | {"email": user.email},
-                   "Registered", status_code=201)
+    return success(
+        user_representation(user, viewer=None) | {"email": user.email},
+        "Registered",
+        status_code=201,
+    )
 
 
-@router.post(
-    "/auth/login", response_model=Envelope[TokenOut], responses=error_responses(401, 422)
-)
+@router.post("/auth/login", response_model=Envelope[TokenOut], responses=error_responses(401, 422))
 async def login(body: LoginIn, users: UserServiceDep) -> JSONBytes:
     token, expires_at, user = await users.login(body.email, body.password)
     data = {
@@ -65,7 +66,9 @@ async def me(principal: CurrentUser, users: UserServiceDep) -> JSONBytes:
 
 
 @router.put("/users/me", response_model=Envelope[UserOut], responses=error_responses(401, 422))
-async def update_me(body: ProfileUpdateIn, principal: CurrentUser, users: UserServiceDep) -> JSONBytes:
+async def update_me(
+    body: ProfileUpdateIn, principal: CurrentUser, users: UserServiceDep
+) -> JSONBytes:
     user = await users.update_profile(principal, body.display_name)
     return success(user_representation(user, viewer=principal), "Profile updated")
 
