@@ -195,7 +195,13 @@ class Factory:
         return UserHandle(user_id, email, role, token)
 
     async def restaurant(self, **fields: Any) -> dict[str, Any]:
-        from bistro.restaurants.models import Restaurant
+        """A restaurant row; ``hours`` also writes its opening intervals, as the API does.
+
+        Aggregates (rating_avg, review_count, rating_sum, rating_score) may be given directly
+        for sort tests, or built up with :meth:`review`.
+        """
+        from bistro.restaurants.hours import week_intervals
+        from bistro.restaurants.models import OpeningInterval, Restaurant
 
         n = self._next()
         values: dict[str, Any] = {
@@ -214,4 +220,8 @@ class Factory:
             session.add(row)
             await session.flush()
             values["id"] = row.id
+            for opens, closes in week_intervals(values["hours"]):
+                session.add(
+                    OpeningInterval(restaurant_id=row.id, open_minute=opens, close_minute=closes)
+                )
         return values

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from functools import lru_cache
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bistro.core.errors import Forbidden, Unauthorized
 from bistro.core.state import AppState
+from bistro.restaurants.repository import RestaurantRepository
+from bistro.restaurants.service import RestaurantService
 from bistro.users.repository import TokenRepository, UserRepository
 from bistro.users.service import Principal, UserService
 
@@ -48,6 +52,20 @@ def get_user_service(state: StateDep, session: SessionDep) -> UserService:
 
 
 UserServiceDep = Annotated[UserService, Depends(get_user_service)]
+
+
+@lru_cache(maxsize=8)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def get_restaurant_service(state: StateDep, session: SessionDep) -> RestaurantService:
+    return RestaurantService(
+        RestaurantRepository(session), state.clock, _zone(state.settings.server.timezone)
+    )
+
+
+RestaurantServiceDep = Annotated[RestaurantService, Depends(get_restaurant_service)]
 
 
 def bearer_token(request: Request) -> str | None:

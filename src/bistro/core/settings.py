@@ -29,6 +29,19 @@ class ServerSettings(_Section):
     max_body_bytes: int = Field(1_048_576, ge=1024)
     timezone: str = "UTC"
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name like Europe/Lisbon)"
+            ) from None
+        return value
+
 
 class DatabaseSettings(_Section):
     model_config = SettingsConfigDict(env_prefix="BISTRO_DATABASE_", extra="ignore", frozen=True)

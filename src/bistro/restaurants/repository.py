@@ -1,0 +1,187 @@
+"""Restaurant SQL. Reads are Core selects of explicit columns returning mappings (no ORM
+object loading on the hot path); every filter is a sargable predicate on an indexed column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bistro.restaurants.geo import KM_PER_DEGREE, Near
+from bistro.restaurants.models import OpeningInterval, Restaurant
+from bistro.restaurants.schemas import RestaurantQuery
+
+R = cast(Table, Restaurant.__table__)
+I = cast(Table, OpeningInterval.__table__)  # noqa: E741
+
+COLUMNS = (
+    R.c.id,
+    R.c.name,
+    R.c.cuisine,
+    R.c.city,
+    R.c.address,
+    R.c.latitude,
+    R.c.longitude,
+    R.c.price_level,
+    R.c.hours,
+    R.c.rating_avg,
+    R.c.review_count,
+    R.c.rating_score,
+    R.c.created_at,
+    R.c.updated_at,
+)
+
+# sort name -> ORDER BY; every order ends with id ascending so pages are stable.
+RATING_ORDER = (R.c.rating_score.desc(), R.c.review_count.desc(), R.c.id.asc())
+_ORDERS: dict[str, tuple[Any, ...]] = {
+    "rating": RATING_ORDER,
+    "review_count": (R.c.review_count.desc(), R.c.id.asc()),
+    "name": (R.c.name.asc(), R.c.id.asc()),
+    "newest": (R.c.created_at.desc(), R.c.id.asc()),
+}
+
+
+def like_pattern(text: str) -> str:
+    """A ``LIKE`` pattern matching ``text`` anywhere, with its wildcards escaped (escape ``\\``)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def squared_distance(near: Near) -> ColumnElement[Any]:
+    """Equirectangular distance squared (km^2), arithmetic only: see restaurants.geo."""
+    dy = (R.c.latitude - literal(near.latitude)) * literal(KM_PER_DEGREE)
+    dx = (R.c.longitude - literal(near.longitude)) * literal(near.lon_scale)
+    return dy * dy + dx * dx
+
+
+def open_at(minute: int) -> ColumnElement[bool]:
+    """EXISTS an opening interval covering week-minute ``minute`` (ix_opening_intervals_*)."""
+    return exists().where(
+        I.c.restaurant_id == R.c.id, I.c.open_minute <= minute, I.c.close_minute > minute
+    )
+
+
+def conditions(query: RestaurantQuery, open_minute: int | None) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if query.cuisines:
+        where.append(R.c.cuisine.in_(query.cuisines))
+    if query.city is not None:
+        where.append(func.lower(R.c.city) == query.city.lower())
+    if query.price_min is not None:
+        where.append(R.c.price_level >= query.price_min)
+    if query.price_max is not None:
+        where.append(R.c.price_level <= query.price_max)
+    if query.min_rating is not None:
+        where.append(R.c.rating_avg >= query.min_rating)
+    if query.q is not None:
+        pattern = like_pattern(query.q)
+        where.append(
+            or_(
+                R.c.name.ilike(pattern, escape="\\"),
+                R.c.cuisine.ilike(pattern, escape="\\"),
+                R.c.city.ilike(pattern, escape="\\"),
+            )
+        )
+    if open_minute is not None:
+        where.append(open_at(open_minute))
+    if query.near is not None:
+        lat_min, lat_max, lon_min, lon_max = query.near.bounding_box()
+        # The box lets the (latitude, longitude) index do the coarse cut.
+        where.append(R.c.latitude.between(lat_min, lat_max))
+        if lon_min is not None and lon_max is not None:
+            where.append(R.c.longitude.between(lon_min, lon_max))
+        where.append(squared_distance(query.near) <= query.near.radius_km**2)
+    return where
+
+
+class RestaurantRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def page(
+        self, query: RestaurantQuery, open_minute: int | None, limit: int, offset: int
+    ) -> tuple[Sequence[Mapping[str, Any]], int]:
+        """One page of rows (plus ``distance2`` with near) and the total, in two statements."""
+        where = conditions(query, open_minute)
+        columns: list[Any] = list(COLUMNS)
+        if query.near is not None:
+            distance2 = squared_distance(query.near)
+            columns.append(distance2.label("distance2"))
+        if query.sort == "distance" and query.near is not None:
+            order: tuple[Any, ...] = (distance2.asc(), R.c.id.asc())
+        else:
+            order = _ORDERS[query.sort]
+        statement: Select[Any] = select(*columns).where(*where).order_by(*order)
+        rows = (await self.session.execute(statement.limit(limit).offset(offset))).mappings().all()
+        if len(rows) < limit and (rows or offset == 0):
+            return rows, offset + len(rows)  # the last page: the total is known without a COUNT
+        total = (
+            await self.session.execute(select(func.count()).select_from(R).where(*where))
+        ).scalar_one()
+        return rows, int(total)
+
+    async def get(self, restaurant_id: int) -> Mapping[str, Any] | None:
+        statement = select(*COLUMNS).where(R.c.id == restaurant_id)
+        row = (await self.session.execute(statement)).mappings().one_or_none()
+        return cast("Mapping[str, Any] | None", row)
+
+    async def exists(self, restaurant_id: int) -> bool:
+        statement = select(R.c.id).where(R.c.id == restaurant_id)
+        return (await self.session.execute(statement)).first() is not None
+
+    async def create(self, values: Mapping[str, Any], intervals: Sequence[tuple[int, int]]) -> int:
+        result = await self.session.execute(insert(R).values(**values).returning(R.c.id))
+        restaurant_id = int(result.scalar_one())
+        await self._replace_intervals(restaurant_id, intervals, new=True)
+        return restaurant_id
+
+    async def update(
+        self,
+        restaurant_id: int,
+        values: Mapping[str, Any],
+        intervals: Sequence[tuple[int, int]] | None,
+        now: datetime,
+    ) -> bool:
+        result = await self.session.execute(
+            update(R).where(R.c.id == restaurant_id).values(**values, updated_at=now)
+        )
+        if not getattr(result, "rowcount", 0):
+            return False
+        if intervals is not None:
+            await self._replace_intervals(restaurant_id, intervals)
+        return True
+
+    async def delete(self, restaurant_id: int) -> bool:
+        # Reviews and opening intervals go with it (ON DELETE CASCADE).
+        result = await self.session.execute(delete(R).where(R.c.id == restaurant_id))
+        return bool(getattr(result, "rowcount", 0))
+
+    async def _replace_intervals(
+        self, restaurant_id: int, intervals: Sequence[tuple[int, int]], *, new: bool = False
+    ) -> None:
+        if not new:
+            await self.session.execute(delete(I).where(I.c.restaurant_id == restaurant_id))
+        if intervals:
+            await self.session.execute(
+                insert(I),
+                [
+                    {"restaurant_id": restaurant_id, "open_minute": o, "close_minute": c}
+                    for o, c in intervals
+                ],
+            )

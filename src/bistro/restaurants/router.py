@@ -1,0 +1,177 @@
+"""v4 restaurant routes: list, search, detail, and the admin writes."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query
+
+from bistro.core.deps import AdminUser, RestaurantServiceDep
+from bistro.core.errors import ValidationFailed, error_responses
+from bistro.core.pagination import PageDep
+from bistro.core.responses import Envelope, JSONBytes, success
+from bistro.restaurants.geo import DEFAULT_RADIUS_KM, MAX_RADIUS_KM, Near, parse_near
+from bistro.restaurants.schemas import (
+    RestaurantCreate,
+    RestaurantDetailOut,
+    RestaurantOut,
+    RestaurantQuery,
+    RestaurantSort,
+    RestaurantUpdate,
+    normalise_cuisine,
+)
+
+router = APIRouter(tags=["restaurants"])
+RestaurantId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Restaurant id")]
+MAX_CUISINES = 20
+
+
+def _invalid(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(
+        f"Invalid input: {field}: {message}",
+        details={"fields": [{"field": field, "message": message}]},
+    )
+
+
+def restaurant_query(
+    cuisine: Annotated[
+        list[str] | None,
+        Query(description="Repeatable, or comma-separated: cuisine=thai&cuisine=sushi,ramen"),
+    ] = None,
+    city: Annotated[
+        str | None, Query(min_length=1, max_length=80, description="Case-insensitive exact")
+    ] = None,
+    price_min: Annotated[int | None, Query(ge=1, le=4)] = None,
+    price_max: Annotated[int | None, Query(ge=1, le=4)] = None,
+    min_rating: Annotated[float | None, Query(ge=0, le=5, allow_inf_nan=False)] = None,
+    open_now: Annotated[bool, Query(description="Only restaurants open now")] = False,
+    near: Annotated[
+        str | None, Query(max_length=64, description="'lat,lon': adds distance_km to every item")
+    ] = None,
+    radius_km: Annotated[
+        float, Query(gt=0, le=MAX_RADIUS_KM, allow_inf_nan=False, description="With near")
+    ] = DEFAULT_RADIUS_KM,
+    sort: Annotated[RestaurantSort, Query(description="Default rating (Bayesian)")] = "rating",
+) -> RestaurantQuery:
+    cuisines: list[str] = []
+    for raw in cuisine or []:
+        for part in raw.split(","):
+            if not part.strip():
+                continue
+            try:
+                slug = normalise_cuisine(part)
+            except ValueError as exc:
+                raise _invalid("cuisine", str(exc)) from None
+            if slug not in cuisines:
+                cuisines.append(slug)
+    if len(cuisines) > MAX_CUISINES:
+        raise _invalid("cuisine", f"at most {MAX_CUISINES} cuisines")
+    point = None
+    if near is not None:
+        try:
+            lat, lon = parse_near(near)
+        except ValueError as exc:
+            raise _invalid("near", str(exc)) from None
+        point = Near(lat, lon, radius_km)
+    city = city.strip() if city is not None else None
+    if city == "":
+        raise _invalid("city", "must not be blank")
+    return RestaurantQuery(
+        cuisines=tuple(cuisines),
+        city=city,
+        price_min=price_min,
+        price_max=price_max,
+        min_rating=min_rating,
+        open_now=open_now,
+        near=point,
+        sort=sort,
+    )
+
+
+QueryDep = Annotated[RestaurantQuery, Depends(restaurant_query)]
+
+
+@router.get(
+    "/restaurants",
+    response_model=Envelope[list[RestaurantOut]],
+    responses=error_responses(422),
+    summary="List restaurants with filters, sorting and paging",
+)
+async def list_restaurants(
+    query: QueryDep, page: PageDep, restaurants: RestaurantServiceDep
+) -> JSONBytes:
+    items, total = await restaurants.list(query, page.limit, page.offset)
+    return success(items, meta=page.meta(total))
+
+
+@router.get(
+    "/restaurants/search",
+    response_model=Envelope[list[RestaurantOut]],
+    responses=error_responses(422),
+    summary="Case-insensitive substring search over name, cuisine and city",
+)
+async def search_restaurants(
+    q: Annotated[str, Query(min_length=1, max_length=100, description="Text to look for")],
+    query: QueryDep,
+    page: PageDep,
+    restaurants: RestaurantServiceDep,
+) -> JSONBytes:
+    text = q.strip()
+    if not text:
+        raise _invalid("q", "must not be blank")
+    items, total = await restaurants.list(replace(query, q=text), page.limit, page.offset)
+    return success(items, meta=page.meta(total))
+
+
+@router.get(
+    "/restaurants/{restaurant_id}",
+    response_model=Envelope[RestaurantDetailOut],
+    responses=error_responses(404, 422),
+    summary="One restaurant, with is_open_now",
+)
+async def get_restaurant(
+    restaurant_id: RestaurantId, restaurants: RestaurantServiceDep
+) -> JSONBytes:
+    return success(await restaurants.get(restaurant_id))
+
+
+@router.post(
+    "/restaurants",
+    status_code=201,
+    response_model=Envelope[RestaurantDetailOut],
+    responses=error_responses(401, 403, 413, 422),
+    summary="Create a restaurant (admin)",
+)
+async def create_restaurant(
+    body: RestaurantCreate, admin: AdminUser, restaurants: RestaurantServiceDep
+) -> JSONBytes:
+    return success(await restaurants.create(body), "Restaurant created", status_code=201)
+
+
+@router.put(
+    "/restaurants/{restaurant_id}",
+    response_model=Envelope[RestaurantDetailOut],
+    responses=error_responses(401, 403, 404, 413, 422),
+    summary="Change a restaurant (admin); only the fields sent change",
+)
+async def update_restaurant(
+    restaurant_id: RestaurantId,
+    body: RestaurantUpdate,
+    admin: AdminUser,
+    restaurants: RestaurantServiceDep,
+) -> JSONBytes:
+    return success(await restaurants.update(restaurant_id, body), "Restaurant updated")
+
+
+@router.delete(
+    "/restaurants/{restaurant_id}",
+    response_model=Envelope[None],
+    responses=error_responses(401, 403, 404, 422),
+    summary="Delete a restaurant and its reviews (admin)",
+)
+async def delete_restaurant(
+    restaurant_id: RestaurantId, admin: AdminUser, restaurants: RestaurantServiceDep
+) -> JSONBytes:
+    await restaurants.delete(restaurant_id)
+    return success(None, "Restaurant deleted")
