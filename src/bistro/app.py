@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 import bistro
+from bistro.core.cache import Cache
 from bistro.core.clock import Clock, SystemClock
 from bistro.core.database import Database
 from bistro.core.handlers import install_error_handlers
@@ -37,10 +38,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             hashing=PasswordHashing(settings.auth),
             clock=clock or SystemClock(),
         )
+        cache = Cache(settings.cache, state.clock)
+        await cache.start()
+        state.extras["cache"] = cache
         app.state.bistro = state
         try:
             yield
         finally:
+            await cache.close()
             await db.dispose()
 
     app = FastAPI(

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bistro.core.cache import flush_invalidations
 from bistro.core.errors import Forbidden, Unauthorized
 from bistro.core.state import AppState
 from bistro.restaurants.repository import RestaurantRepository
@@ -36,6 +37,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     state: AppState = request.app.state.bistro
     async with state.db.unit_of_work() as session:
         yield session
+    # Committed: now tell every instance's cache what the request wrote.
+    await flush_invalidations(request)
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
 
+from bistro.core.cache import invalidate_after_commit, tags
 from bistro.core.deps import AdminUser, CurrentUser, UserServiceDep, bearer_token
 from bistro.core.errors import error_responses
 from bistro.core.pagination import PageDep
@@ -30,8 +31,9 @@ UserId = Annotated[int, Path(ge=1, le=2**31 - 1)]
     response_model=Envelope[UserOut],
     responses=error_responses(409, 413, 422),
 )
-async def register(body: RegisterIn, users: UserServiceDep) -> JSONBytes:
+async def register(body: RegisterIn, request: Request, users: UserServiceDep) -> JSONBytes:
     user = await users.register(body.email, body.password, body.display_name)
+    invalidate_after_commit(request, *tags.user_written())
     return success(
         user_representation(user, viewer=None) | {"email": user.email},
         "Registered",
@@ -108,6 +110,9 @@ async def change_role(
     response_model=Envelope[None],
     responses=error_responses(401, 403, 404, 422),
 )
-async def delete_user(user_id: UserId, admin: AdminUser, users: UserServiceDep) -> JSONBytes:
+async def delete_user(
+    user_id: UserId, request: Request, admin: AdminUser, users: UserServiceDep
+) -> JSONBytes:
     await users.delete(admin, user_id)
+    invalidate_after_commit(request, *tags.user_deleted())
     return success(None, "User deleted")
