@@ -16,6 +16,8 @@ from bistro.core.errors import Forbidden, Unauthorized
 from bistro.core.state import AppState
 from bistro.restaurants.repository import RestaurantRepository
 from bistro.restaurants.service import RestaurantService
+from bistro.reviews.repository import ReviewRepository
+from bistro.reviews.service import ReviewService
 from bistro.users.repository import TokenRepository, UserRepository
 from bistro.users.service import Principal, UserService
 
@@ -51,6 +53,7 @@ def get_user_service(state: StateDep, session: SessionDep) -> UserService:
         state.hashing,
         timedelta(hours=state.settings.auth.token_ttl_hours),
         state.clock,
+        reviews=ReviewRepository(session),
     )
 
 
@@ -69,6 +72,13 @@ def get_restaurant_service(state: StateDep, session: SessionDep) -> RestaurantSe
 
 
 RestaurantServiceDep = Annotated[RestaurantService, Depends(get_restaurant_service)]
+
+
+def get_review_service(state: StateDep, session: SessionDep) -> ReviewService:
+    return ReviewService(ReviewRepository(session), state.clock)
+
+
+ReviewServiceDep = Annotated[ReviewService, Depends(get_review_service)]
 
 
 def bearer_token(request: Request) -> str | None:

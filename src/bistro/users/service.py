@@ -56,6 +56,10 @@ class TokenRepo(Protocol):
     async def revoke_all(self, user_id: int, now: datetime) -> None: ...
 
 
+class ReviewContributions(Protocol):
+    async def remove_user_contributions(self, user_id: int) -> None: ...
+
+
 class UserService:
     def __init__(
         self,
@@ -64,9 +68,12 @@ class UserService:
         hashing: PasswordHashing,
         token_ttl: timedelta,
         clock: Clock | None = None,
+        *,
+        reviews: ReviewContributions,
     ) -> None:
         self.users = users
         self.tokens = tokens
+        self.reviews = reviews
         self.hashing = hashing
         self.token_ttl = token_ttl
         self.clock = clock or SystemClock()
@@ -138,4 +145,7 @@ class UserService:
         if user.id == actor.id:
             raise Forbidden("Admins cannot delete themselves", code="SELF_DELETION")
         await self.tokens.revoke_all(user.id, self.clock.now())
+        # Their reviews go with them (ON DELETE CASCADE): take them out of every restaurant's
+        # rating aggregate first, in the same transaction.
+        await self.reviews.remove_user_contributions(user.id)
         await self.users.delete(user)

@@ -1,0 +1,163 @@
+"""Review SQL, and the one place the restaurant rating aggregate is written.
+
+Every review write changes ``restaurants.(review_count, rating_sum, rating_avg,
+rating_score)`` with a single ``UPDATE ... SET col = col + :delta`` in the same transaction
+as the review row, so concurrent writers never lose an update (the row lock serialises them
+and each adds its own delta to the committed value).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Table,
+    case,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bistro.restaurants.models import PRIOR_MEAN, PRIOR_WEIGHT, Restaurant
+from bistro.reviews.models import Review
+from bistro.users.models import User
+
+R = cast(Table, Restaurant.__table__)
+V = cast(Table, Review.__table__)
+U = cast(Table, User.__table__)
+
+COLUMNS = (V.c.id, V.c.restaurant_id, V.c.user_id, V.c.rating, V.c.text, V.c.created_at,
+           V.c.updated_at)
+_ORDERS: dict[str, tuple[Any, ...]] = {
+    "newest": (V.c.created_at.desc(), V.c.id.asc()),
+    "rating": (V.c.rating.desc(), V.c.created_at.desc(), V.c.id.asc()),
+}
+
+
+def aggregate_changes(
+    count_delta: ColumnElement[Any] | int, sum_delta: ColumnElement[Any] | int
+) -> dict[Any, Any]:
+    """SET clauses moving a restaurant's aggregate by (count_delta, sum_delta).
+
+    Every right-hand side reads the row's *old* values (SQL semantics), so average and
+    Bayesian score are computed from the same new count and sum.
+    """
+    new_count = R.c.review_count + count_delta
+    new_sum = R.c.rating_sum + sum_delta
+    prior = PRIOR_MEAN * PRIOR_WEIGHT
+    return {
+        R.c.review_count: new_count,
+        R.c.rating_sum: new_sum,
+        R.c.rating_avg: case(
+            (new_count > 0, sql_cast(new_sum, Float) / new_count), else_=0.0
+        ),
+        R.c.rating_score: (sql_cast(new_sum, Float) + prior) / (new_count + PRIOR_WEIGHT),
+    }
+
+
+def is_unique_violation(exc: IntegrityError) -> bool:
+    """A unique-constraint failure (vs a foreign key one), on asyncpg and SQLite alike."""
+    return "unique" in str(exc.orig).lower()
+
+
+class ReviewRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def page(
+        self,
+        *,
+        restaurant_id: int | None,
+        user_id: int | None,
+        min_rating: int | None,
+        sort: str,
+        limit: int,
+        offset: int,
+    ) -> tuple[Sequence[Mapping[str, Any]], int]:
+        where: list[ColumnElement[bool]] = []
+        if restaurant_id is not None:
+            where.append(V.c.restaurant_id == restaurant_id)
+        if user_id is not None:
+            where.append(V.c.user_id == user_id)
+        if min_rating is not None:
+            where.append(V.c.rating >= min_rating)
+        statement = select(*COLUMNS).where(*where).order_by(*_ORDERS[sort])
+        result = await self.session.execute(statement.limit(limit).offset(offset))
+        rows = cast("Sequence[Mapping[str, Any]]", result.mappings().all())
+        if len(rows) < limit and (rows or offset == 0):
+            return rows, offset + len(rows)  # the last page: the total is known without a COUNT
+        total = (await self.session.execute(select(func.count()).select_from(V).where(*where)))
+        return rows, int(total.scalar_one())
+
+    async def get(self, review_id: int, *, for_update: bool = False) -> Mapping[str, Any] | None:
+        statement = select(*COLUMNS).where(V.c.id == review_id)
+        if for_update:  # serialises concurrent edits of one review (no-op on SQLite)
+            statement = statement.with_for_update()
+        row = (await self.session.execute(statement)).mappings().one_or_none()
+        return cast("Mapping[str, Any] | None", row)
+
+    async def restaurant_exists(self, restaurant_id: int) -> bool:
+        found = await self.session.execute(select(R.c.id).where(R.c.id == restaurant_id))
+        return found.first() is not None
+
+    async def by_author(self, user_id: int, restaurant_id: int) -> int | None:
+        found = await self.session.execute(
+            select(V.c.id).where(V.c.user_id == user_id, V.c.restaurant_id == restaurant_id)
+        )
+        value = found.scalar_one_or_none()
+        return None if value is None else int(value)
+
+    async def create(self, values: Mapping[str, Any]) -> int:
+        """Insert a review; IntegrityError on a duplicate or a vanished restaurant."""
+        result = await self.session.execute(insert(V).values(**values).returning(V.c.id))
+        return int(result.scalar_one())
+
+    async def update(self, review_id: int, values: Mapping[str, Any]) -> None:
+        await self.session.execute(update(V).where(V.c.id == review_id).values(**values))
+
+    async def delete(self, review_id: int) -> None:
+        await self.session.execute(delete(V).where(V.c.id == review_id))
+
+    async def apply_rating_delta(
+        self, restaurant_id: int, count_delta: int, sum_delta: int
+    ) -> None:
+        """Move one restaurant's aggregate: the single atomic UPDATE every review write uses."""
+        changes = aggregate_changes(count_delta, sum_delta)
+        await self.session.execute(update(R).where(R.c.id == restaurant_id).values(changes))
+
+    async def remove_user_contributions(self, user_id: int) -> None:
+        """Take a user's reviews out of every aggregate they are in, in one UPDATE.
+
+        Called before the user row is deleted (its reviews go by ON DELETE CASCADE). The user
+        row and their reviews are locked first, so no review of theirs is added or re-rated
+        between this UPDATE and the delete (PostgreSQL; SQLite has one writer anyway).
+        """
+        await self.session.execute(select(U.c.id).where(U.c.id == user_id).with_for_update())
+        await self.session.execute(select(V.c.id).where(V.c.user_id == user_id).with_for_update())
+        mine = V.c.user_id == user_id
+        count = (
+            select(func.count())
+            .select_from(V)
+            .where(V.c.restaurant_id == R.c.id, mine)
+            .correlate(R)
+            .scalar_subquery()
+        )
+        total = (
+            select(func.coalesce(func.sum(V.c.rating), 0))
+            .where(V.c.restaurant_id == R.c.id, mine)
+            .correlate(R)
+            .scalar_subquery()
+        )
+        await self.session.execute(
+            update(R)
+            .where(R.c.id.in_(select(V.c.restaurant_id).where(mine)))
+            .values(aggregate_changes(-count, -total))
+        )

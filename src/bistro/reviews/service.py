@@ -1,0 +1,145 @@
+"""ReviewService: reviews and the restaurant aggregate they keep exact, in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from sqlalchemy.exc import IntegrityError
+
+from bistro.core.clock import Clock, SystemClock
+from bistro.core.errors import Conflict, Forbidden, NotFound
+from bistro.restaurants.service import not_found as restaurant_not_found
+from bistro.reviews.repository import is_unique_violation
+from bistro.reviews.schemas import ReviewCreate, ReviewUpdate
+from bistro.users.service import Principal
+
+
+class ReviewRepo(Protocol):
+    async def page(
+        self,
+        *,
+        restaurant_id: int | None,
+        user_id: int | None,
+        min_rating: int | None,
+        sort: str,
+        limit: int,
+        offset: int,
+    ) -> tuple[Sequence[Mapping[str, Any]], int]: ...
+
+    async def get(
+        self, review_id: int, *, for_update: bool = False
+    ) -> Mapping[str, Any] | None: ...
+
+    async def restaurant_exists(self, restaurant_id: int) -> bool: ...
+    async def by_author(self, user_id: int, restaurant_id: int) -> int | None: ...
+    async def create(self, values: Mapping[str, Any]) -> int: ...
+    async def update(self, review_id: int, values: Mapping[str, Any]) -> None: ...
+    async def delete(self, review_id: int) -> None: ...
+
+    async def apply_rating_delta(
+        self, restaurant_id: int, count_delta: int, sum_delta: int
+    ) -> None: ...
+
+
+REVIEW_FIELDS = ("id", "restaurant_id", "user_id", "rating", "text", "created_at", "updated_at")
+
+
+def review_representation(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: row[name] for name in REVIEW_FIELDS}
+
+
+def duplicate_review(restaurant_id: int) -> Conflict:
+    return Conflict(
+        "You have already reviewed this restaurant; edit that review instead",
+        code="DUPLICATE_REVIEW",
+        details={"restaurant_id": restaurant_id},
+    )
+
+
+class ReviewService:
+    def __init__(self, repo: ReviewRepo, clock: Clock | None = None) -> None:
+        self.repo = repo
+        self.clock = clock or SystemClock()
+
+    async def list(
+        self,
+        *,
+        restaurant_id: int | None = None,
+        user_id: int | None = None,
+        min_rating: int | None = None,
+        sort: str = "newest",
+        limit: int = 20,
+        offset: int = 0,
+    ) -> tuple[list[dict[str, Any]], int]:
+        rows, total = await self.repo.page(
+            restaurant_id=restaurant_id,
+            user_id=user_id,
+            min_rating=min_rating,
+            sort=sort,
+            limit=limit,
+            offset=offset,
+        )
+        return [review_representation(row) for row in rows], total
+
+    async def get(self, review_id: int) -> dict[str, Any]:
+        row = await self.repo.get(review_id)
+        if row is None:
+            raise self._missing(review_id)
+        return review_representation(row)
+
+    async def create(self, author: Principal, body: ReviewCreate) -> dict[str, Any]:
+        if not await self.repo.restaurant_exists(body.restaurant_id):
+            raise restaurant_not_found(body.restaurant_id)
+        if await self.repo.by_author(author.id, body.restaurant_id) is not None:
+            raise duplicate_review(body.restaurant_id)
+        now = self.clock.now()
+        values = {
+            "restaurant_id": body.restaurant_id,
+            "user_id": author.id,
+            "rating": body.rating,
+            "text": body.text,
+            "created_at": now,
+            "updated_at": now,
+        }
+        try:
+            review_id = await self.repo.create(values)
+        except IntegrityError as exc:
+            # A concurrent request won the race (unique) or the restaurant just went (FK).
+            if is_unique_violation(exc):
+                raise duplicate_review(body.restaurant_id) from exc
+            raise restaurant_not_found(body.restaurant_id) from exc
+        await self.repo.apply_rating_delta(body.restaurant_id, 1, body.rating)
+        return review_representation({"id": review_id, **values})
+
+    async def update(
+        self, actor: Principal, review_id: int, body: ReviewUpdate
+    ) -> dict[str, Any]:
+        row = await self._owned(actor, review_id)
+        changes: dict[str, Any] = body.model_dump(exclude_none=True)
+        changes["updated_at"] = self.clock.now()
+        await self.repo.update(review_id, changes)
+        delta = changes.get("rating", row["rating"]) - row["rating"]
+        if delta:
+            await self.repo.apply_rating_delta(row["restaurant_id"], 0, delta)
+        return review_representation({**row, **changes})
+
+    async def delete(self, actor: Principal, review_id: int) -> None:
+        row = await self._owned(actor, review_id)
+        await self.repo.delete(review_id)
+        await self.repo.apply_rating_delta(row["restaurant_id"], -1, -row["rating"])
+
+    async def _owned(self, actor: Principal, review_id: int) -> Mapping[str, Any]:
+        """The review, locked for the write, if ``actor`` may change it."""
+        row = await self.repo.get(review_id, for_update=True)
+        if row is None:
+            raise self._missing(review_id)
+        if row["user_id"] != actor.id and not actor.is_admin:
+            raise Forbidden(
+                "Only the author or an admin may change this review", code="NOT_REVIEW_AUTHOR"
+            )
+        return row
+
+    @staticmethod
+    def _missing(review_id: int) -> NotFound:
+        return NotFound(f"Review {review_id} not found", code="REVIEW_NOT_FOUND")
