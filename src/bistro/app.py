@@ -21,6 +21,7 @@ from bistro.core.settings import Settings, get_settings
 from bistro.core.state import AppState
 from bistro.restaurants.router import router as restaurants_v4_router
 from bistro.reviews.router import router as reviews_v4_router
+from bistro.statistics.router import router as statistics_v4_router
 from bistro.users.router import router as users_v4_router
 
 V4 = "/api/v4"
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(users_v4_router, prefix=V4)
     app.include_router(restaurants_v4_router, prefix=V4)
     app.include_router(reviews_v4_router, prefix=V4)
+    app.include_router(statistics_v4_router, prefix=V4)
 
     @app.get("/healthz", tags=["operations"], summary="The process is alive")
     async def healthz() -> JSONBytes:

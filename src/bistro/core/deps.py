@@ -18,6 +18,8 @@ from bistro.restaurants.repository import RestaurantRepository
 from bistro.restaurants.service import RestaurantService
 from bistro.reviews.repository import ReviewRepository
 from bistro.reviews.service import ReviewService
+from bistro.statistics.repository import StatisticsRepository
+from bistro.statistics.service import StatisticsService
 from bistro.users.repository import TokenRepository, UserRepository
 from bistro.users.service import Principal, UserService
 
@@ -79,6 +81,13 @@ def get_review_service(state: StateDep, session: SessionDep) -> ReviewService:
 
 
 ReviewServiceDep = Annotated[ReviewService, Depends(get_review_service)]
+
+
+def get_statistics_service(session: SessionDep) -> StatisticsService:
+    return StatisticsService(StatisticsRepository(session))
+
+
+StatisticsServiceDep = Annotated[StatisticsService, Depends(get_statistics_service)]
 
 
 def bearer_token(request: Request) -> str | None:
