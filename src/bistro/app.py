@@ -19,11 +19,13 @@ from bistro.core.responses import JSONBytes, success
 from bistro.core.security import PasswordHashing
 from bistro.core.settings import Settings, get_settings
 from bistro.core.state import AppState
+from bistro.legacy.router import router as v3_router
 from bistro.restaurants.router import router as restaurants_v4_router
 from bistro.reviews.router import router as reviews_v4_router
 from bistro.statistics.router import router as statistics_v4_router
 from bistro.users.router import router as users_v4_router
 
+V3 = "/api/v3"
 V4 = "/api/v4"
 
 
@@ -63,6 +65,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     install_error_handlers(app)
     app.include_router(users_v4_router, prefix=V4)
+    app.include_router(v3_router, prefix=V3)
     app.include_router(restaurants_v4_router, prefix=V4)
     app.include_router(reviews_v4_router, prefix=V4)
     app.include_router(statistics_v4_router, prefix=V4)
