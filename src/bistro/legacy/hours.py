@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_MINUTES = 24 * 60
 WEEK_MINUTES = 7 * DAY_MINUTES
+MAX_PER_DAY = 6
 
 
 class HoursError(ValueError):
@@ -44,8 +45,10 @@ def parse_hours(value: Any) -> dict[str, list[list[str]]]:
     hours: dict[str, list[list[str]]] = {}
     for day in DAYS:
         intervals = value.get(day) or []
-        if not isinstance(intervals, list) or len(intervals) > 8:
-            raise HoursError(f"hours.{day} must be a list of at most 8 [open, close] pairs")
+        if not isinstance(intervals, list) or len(intervals) > MAX_PER_DAY:
+            raise HoursError(
+                f"hours.{day} must be a list of at most {MAX_PER_DAY} [open, close] pairs"
+            )
         checked = []
         for pair in intervals:
             if not isinstance(pair, list | tuple) or len(pair) != 2:

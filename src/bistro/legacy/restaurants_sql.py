@@ -54,6 +54,12 @@ def _like_pattern(q: str) -> str:
     return f"%{escaped}%"
 
 
+def _distance(near: tuple[float, float], item: dict[str, Any]) -> float:
+    dy = (item["latitude"] - near[0]) * KM_PER_DEGREE
+    dx = (item["longitude"] - near[1]) * (KM_PER_DEGREE * math.cos(math.radians(near[0])))
+    return math.sqrt(dx * dx + dy * dy)
+
+
 class RestaurantSQL(SQLBase):
     async def list_restaurants(self, query: RestaurantQuery) -> tuple[list[dict[str, Any]], int]:
         where: list[str] = []
@@ -90,17 +96,24 @@ class RestaurantSQL(SQLBase):
         distance = "0.0"
         if query.near is not None:
             lat, lon = query.near
-            scale = math.cos(math.radians(lat))
-            params.update(lat=lat, lon=lon, k2=KM_PER_DEGREE**2, kx2=(KM_PER_DEGREE * scale) ** 2)
+            scale = KM_PER_DEGREE * math.cos(math.radians(lat))
+            params.update(lat=lat, lon=lon, ky=KM_PER_DEGREE, kx=scale)
+            # Equirectangular with cos(latitude of the query point): arithmetic only, so SQLite
+            # needs no math functions; sqrt is taken in Python on the page's rows.
             distance = (
-                "((r.latitude - :lat) * (r.latitude - :lat) * :k2"
-                " + (r.longitude - :lon) * (r.longitude - :lon) * :kx2)"
+                "((r.latitude - :lat) * :ky * ((r.latitude - :lat) * :ky)"
+                " + (r.longitude - :lon) * :kx * ((r.longitude - :lon) * :kx))"
             )
-            # The latitude band uses the (latitude, longitude) index; the exact test follows.
-            band = query.radius_km / KM_PER_DEGREE + 1e-9
+            # A box around the point lets the (latitude, longitude) index do the coarse cut.
+            dlat = query.radius_km / KM_PER_DEGREE
             where.append("r.latitude BETWEEN :lat_lo AND :lat_hi")
+            params.update(lat_lo=lat - dlat, lat_hi=lat + dlat)
+            if scale > 1e-9 and query.radius_km / scale < 180.0:
+                dlon = query.radius_km / scale
+                where.append("r.longitude BETWEEN :lon_lo AND :lon_hi")
+                params.update(lon_lo=lon - dlon, lon_hi=lon + dlon)
             where.append(f"{distance} <= :radius2")
-            params.update(lat_lo=lat - band, lat_hi=lat + band, radius2=query.radius_km**2)
+            params["radius2"] = query.radius_km**2
         clause = f" WHERE {' AND '.join(where)}" if where else ""
 
         rows_sql = (
@@ -115,7 +128,7 @@ class RestaurantSQL(SQLBase):
         for row in rows.mappings():
             item = restaurant_out(row)
             if query.near is not None:
-                item["distance_km"] = round(math.sqrt(max(float(row["distance2"]), 0.0)), 2)
+                item["distance_km"] = round(_distance(query.near, item), 2)
             items.append(item)
         count = await self.conn.execute(
             sql(f"SELECT count(*) FROM restaurants r{clause}", expanding=expanding), params

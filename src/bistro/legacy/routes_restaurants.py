@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -9,6 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from bistro.core.deps import StateDep
 from bistro.core.errors import NotFound, error_responses
 from bistro.core.responses import JSONBytes, success
+from bistro.core.state import AppState
 from bistro.legacy import params as p
 from bistro.legacy.deps import JSONBody, ManagerDep, V3Admin, json_body_doc
 from bistro.legacy.hours import HoursError, is_open, minute_of_week, parse_hours
@@ -16,6 +18,7 @@ from bistro.legacy.manager import RestaurantQuery
 from bistro.legacy.restaurants_sql import ORDER_BY
 
 router = APIRouter(tags=["v3 (legacy)"])
+_SLUG = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
 Opt = Annotated[str | None, Query()]
 SORTS = tuple(ORDER_BY)
 
@@ -37,7 +40,10 @@ def _restaurant_query(
     query = RestaurantQuery(sort=p.choice("sort", sort, SORTS, "rating"))
     query.limit, query.offset = p.page(limit, offset)
     for value in cuisine or []:
-        query.cuisines += [c.strip().lower() for c in value.split(",") if c.strip()]
+        for part in value.split(","):
+            slug = _cuisine_slug(part) if part.strip() else None
+            if slug is not None and slug not in query.cuisines:
+                query.cuisines.append(slug)
     if city is not None:
         query.city = p.as_text("city", city, 1, 80)
     if price_min is not None:
@@ -56,9 +62,21 @@ def _restaurant_query(
         query.near = (lat, p.as_float("near", parts[1], -180, 180))
     if radius_km is not None:
         query.radius_km = p.as_float("radius_km", radius_km, 0, 500)
+        if query.radius_km == 0:
+            raise p.bad("radius_km", "must be more than 0")
+    if query.price_min and query.price_max and query.price_min > query.price_max:
+        raise p.bad("price_min", "must not exceed price_max")
     if query.sort == "distance" and query.near is None:
         raise p.bad("sort", "distance needs near=lat,lon")
     return query
+
+
+def _cuisine_slug(value: str) -> str:
+    """Cuisines are lower-case slugs: " Street Food " -> "street-food"."""
+    slug = "-".join(value.strip().lower().split())
+    if not _SLUG.match(slug) or len(slug) > 40:
+        raise p.bad("cuisine", f"{value[:60]!r} is not a slug of letters, digits and '-'")
+    return slug
 
 
 QueryDep = Annotated[RestaurantQuery, Depends(_restaurant_query)]
@@ -97,7 +115,7 @@ def _restaurant_fields(body: dict[str, Any], *, partial: bool) -> dict[str, Any]
         if name in body:
             values[name] = p.as_text(name, body[name], lo, hi)
     if "cuisine" in values:
-        values["cuisine"] = values["cuisine"].lower()
+        values["cuisine"] = _cuisine_slug(values["cuisine"])
     if "latitude" in body:
         values["latitude"] = p.as_float("latitude", body["latitude"], -90, 90)
     if "longitude" in body:
@@ -119,6 +137,12 @@ def _restaurant_fields(body: dict[str, Any], *, partial: bool) -> dict[str, Any]
         if missing:
             raise p.bad(missing[0], "is required")
     return values
+
+
+def _with_open_now(restaurant: dict[str, Any], state: AppState) -> dict[str, Any]:
+    minute = minute_of_week(state.clock.now(), state.settings.server.timezone)
+    restaurant["is_open_now"] = is_open(restaurant["hours"], minute)
+    return restaurant
 
 
 def _not_found(restaurant_id: int) -> NotFound:
@@ -150,9 +174,7 @@ async def get_restaurant(restaurant_id: str, db: ManagerDep, state: StateDep) ->
     restaurant = await db.get_restaurant(rid)
     if restaurant is None:
         raise _not_found(rid)
-    minute = minute_of_week(state.clock.now(), state.settings.server.timezone)
-    restaurant["is_open_now"] = is_open(restaurant["hours"], minute)
-    return success(restaurant)
+    return success(_with_open_now(restaurant, state))
 
 
 @router.post(
@@ -166,7 +188,7 @@ async def create_restaurant(
 ) -> JSONBytes:
     values = _restaurant_fields(body, partial=False)
     created = await db.create_restaurant(values, state.clock.now())
-    return success(created, "Restaurant created", status_code=201)
+    return success(_with_open_now(created, state), "Restaurant created", status_code=201)
 
 
 @router.put(
@@ -182,7 +204,7 @@ async def update_restaurant(
     updated = await db.update_restaurant(rid, changes, state.clock.now())
     if updated is None:
         raise _not_found(rid)
-    return success(updated, "Restaurant updated")
+    return success(_with_open_now(updated, state), "Restaurant updated")
 
 
 @router.delete("/restaurants/{restaurant_id}", responses=error_responses(400, 401, 403, 404))
