@@ -131,6 +131,10 @@ async def test_ttls_and_a_loader_shortened_ttl() -> None:
     clock.advance(2)
     await cache.get_or_load("k", until_next_minute, ttl=1800)
     assert calls == 2
+    # A body made for this moment is not served after the wall clock is set back.
+    clock.advance(-3600)
+    await cache.get_or_load("k", until_next_minute, ttl=1800)
+    assert calls == 3
 
 
 async def test_disabled_cache_and_per_request_bypass_always_load() -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
@@ -22,6 +23,8 @@ from bistro.statistics.repository import StatisticsRepository
 from bistro.statistics.service import StatisticsService
 from bistro.users.repository import TokenRepository, UserRepository
 from bistro.users.service import Principal, UserService
+
+S = TypeVar("S")
 
 
 def get_state(request: Request) -> AppState:
@@ -132,3 +135,27 @@ async def admin_principal(principal: CurrentUser) -> Principal:
 
 
 AdminUser = Annotated[Principal, Depends(admin_principal)]
+
+
+class ServiceOpener(Generic[S]):
+    """Opens a service on its own unit of work only when called (``async with opener() as s``).
+
+    Cached reads take this instead of the request's session: a cache hit then never creates
+    a session at all, and a miss holds a connection only for the load itself.
+    """
+
+    def __init__(self, state: AppState, build: Callable[[AppState, AsyncSession], S]) -> None:
+        self.state = state
+        self.build = build
+
+    @asynccontextmanager
+    async def __call__(self) -> AsyncIterator[S]:
+        async with self.state.db.unit_of_work() as session:
+            yield self.build(self.state, session)
+
+
+def restaurant_reads(state: StateDep) -> ServiceOpener[RestaurantService]:
+    return ServiceOpener(state, get_restaurant_service)
+
+
+RestaurantReadsDep = Annotated[ServiceOpener[RestaurantService], Depends(restaurant_reads)]

@@ -5,12 +5,24 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 
-from bistro.core.deps import AdminUser, RestaurantServiceDep
+from bistro.core.cache import Loaded, cached_response, invalidate_after_commit, tags
+from bistro.core.deps import (
+    AdminUser,
+    RestaurantReadsDep,
+    RestaurantServiceDep,
+    ServiceOpener,
+)
 from bistro.core.errors import ValidationFailed, error_responses
-from bistro.core.pagination import PageDep
-from bistro.core.responses import Envelope, JSONBytes, success
+from bistro.core.pagination import Page, PageDep
+from bistro.core.responses import Envelope, JSONBytes, success, success_body
+from bistro.restaurants.cache import (
+    detail_key,
+    list_key,
+    seconds_until_next_minute,
+    seconds_until_open_change,
+)
 from bistro.restaurants.geo import DEFAULT_RADIUS_KM, MAX_RADIUS_KM, Near, parse_near
 from bistro.restaurants.schemas import (
     RestaurantCreate,
@@ -21,6 +33,7 @@ from bistro.restaurants.schemas import (
     RestaurantUpdate,
     normalise_cuisine,
 )
+from bistro.restaurants.service import RestaurantService
 
 router = APIRouter(tags=["restaurants"])
 RestaurantId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Restaurant id")]
@@ -92,6 +105,25 @@ def restaurant_query(
 QueryDep = Annotated[RestaurantQuery, Depends(restaurant_query)]
 
 
+async def _cached_page(
+    request: Request,
+    query: RestaurantQuery,
+    page: Page,
+    reads: ServiceOpener[RestaurantService],
+) -> JSONBytes:
+    async def load() -> Loaded:
+        async with reads() as restaurants:
+            items, total = await restaurants.list(query, page.limit, page.offset)
+            now = restaurants.clock.now()
+        body = success_body(items, meta=page.meta(total))
+        # open_now depends on the minute: such a page lives until the minute ends.
+        return (body, seconds_until_next_minute(now)) if query.open_now else body
+
+    return await cached_response(
+        request, list_key(query, page), load, entity="restaurants", tags=[tags.RESTAURANT_LISTS]
+    )
+
+
 @router.get(
     "/restaurants",
     response_model=Envelope[list[RestaurantOut]],
@@ -99,10 +131,9 @@ QueryDep = Annotated[RestaurantQuery, Depends(restaurant_query)]
     summary="List restaurants with filters, sorting and paging",
 )
 async def list_restaurants(
-    query: QueryDep, page: PageDep, restaurants: RestaurantServiceDep
+    request: Request, query: QueryDep, page: PageDep, reads: RestaurantReadsDep
 ) -> JSONBytes:
-    items, total = await restaurants.list(query, page.limit, page.offset)
-    return success(items, meta=page.meta(total))
+    return await _cached_page(request, query, page, reads)
 
 
 @router.get(
@@ -113,15 +144,15 @@ async def list_restaurants(
 )
 async def search_restaurants(
     q: Annotated[str, Query(min_length=1, max_length=100, description="Text to look for")],
+    request: Request,
     query: QueryDep,
     page: PageDep,
-    restaurants: RestaurantServiceDep,
+    reads: RestaurantReadsDep,
 ) -> JSONBytes:
     text = q.strip()
     if not text:
         raise _invalid("q", "must not be blank")
-    items, total = await restaurants.list(replace(query, q=text), page.limit, page.offset)
-    return success(items, meta=page.meta(total))
+    return await _cached_page(request, replace(query, q=text), page, reads)
 
 
 @router.get(
@@ -131,9 +162,23 @@ async def search_restaurants(
     summary="One restaurant, with is_open_now",
 )
 async def get_restaurant(
-    restaurant_id: RestaurantId, restaurants: RestaurantServiceDep
+    request: Request, restaurant_id: RestaurantId, reads: RestaurantReadsDep
 ) -> JSONBytes:
-    return success(await restaurants.get(restaurant_id))
+    async def load() -> Loaded:
+        async with reads() as restaurants:
+            data = await restaurants.get(restaurant_id)
+            now = restaurants.clock.now()
+        # is_open_now is in the body: it lives until the restaurant next opens or closes.
+        ttl = seconds_until_open_change(data["hours"], now, restaurants.tz)
+        return success_body(data), ttl
+
+    return await cached_response(
+        request,
+        detail_key(restaurant_id),
+        load,
+        entity="restaurants",
+        tags=[tags.restaurant(restaurant_id)],
+    )
 
 
 @router.post(
@@ -144,9 +189,11 @@ async def get_restaurant(
     summary="Create a restaurant (admin)",
 )
 async def create_restaurant(
-    body: RestaurantCreate, admin: AdminUser, restaurants: RestaurantServiceDep
+    request: Request, body: RestaurantCreate, admin: AdminUser, restaurants: RestaurantServiceDep
 ) -> JSONBytes:
-    return success(await restaurants.create(body), "Restaurant created", status_code=201)
+    created = await restaurants.create(body)
+    invalidate_after_commit(request, *tags.restaurant_written(created["id"]))
+    return success(created, "Restaurant created", status_code=201)
 
 
 @router.put(
@@ -156,12 +203,15 @@ async def create_restaurant(
     summary="Change a restaurant (admin); only the fields sent change",
 )
 async def update_restaurant(
+    request: Request,
     restaurant_id: RestaurantId,
     body: RestaurantUpdate,
     admin: AdminUser,
     restaurants: RestaurantServiceDep,
 ) -> JSONBytes:
-    return success(await restaurants.update(restaurant_id, body), "Restaurant updated")
+    updated = await restaurants.update(restaurant_id, body)
+    invalidate_after_commit(request, *tags.restaurant_written(restaurant_id))
+    return success(updated, "Restaurant updated")
 
 
 @router.delete(
@@ -171,7 +221,11 @@ async def update_restaurant(
     summary="Delete a restaurant and its reviews (admin)",
 )
 async def delete_restaurant(
-    restaurant_id: RestaurantId, admin: AdminUser, restaurants: RestaurantServiceDep
+    request: Request,
+    restaurant_id: RestaurantId,
+    admin: AdminUser,
+    restaurants: RestaurantServiceDep,
 ) -> JSONBytes:
     await restaurants.delete(restaurant_id)
+    invalidate_after_commit(request, *tags.restaurant_written(restaurant_id))
     return success(None, "Restaurant deleted")

@@ -39,6 +39,9 @@ class _Entry:
     expires: float  # clock.monotonic() deadline
     tags: tuple[str, ...]
     gens: tuple[int, ...]
+    # For bodies that depend on the time of day: the wall-clock seconds they are right for
+    # (a wall clock set back or forward must not serve them outside it).
+    wall: tuple[float, float] | None = None
 
 
 class MemoryCache:
@@ -63,6 +66,12 @@ class MemoryCache:
             del self._entries[key]
             self.stats.l1_misses += 1
             return None
+        if entry.wall is not None and not (
+            entry.wall[0] <= self.clock.now().timestamp() < entry.wall[1]
+        ):
+            del self._entries[key]
+            self.stats.l1_misses += 1
+            return None
         if self.generations.snapshot(entry.tags) != entry.gens:
             del self._entries[key]
             self.stats.l1_stale += 1
@@ -73,14 +82,20 @@ class MemoryCache:
         return entry.body
 
     def set(
-        self, key: str, body: bytes, ttl: float, tags: tuple[str, ...], gens: tuple[int, ...]
+        self,
+        key: str,
+        body: bytes,
+        ttl: float,
+        tags: tuple[str, ...],
+        gens: tuple[int, ...],
+        wall: tuple[float, float] | None = None,
     ) -> None:
         """Store ``body`` loaded when the tags' generations were ``gens`` (taken before loading)."""
         if self.max_entries <= 0 or ttl <= 0:
             return
         if self.generations.snapshot(tags) != gens:
             return  # invalidated while it was loading: never store a body older than a write
-        self._entries[key] = _Entry(body, self.clock.monotonic() + ttl, tags, gens)
+        self._entries[key] = _Entry(body, self.clock.monotonic() + ttl, tags, gens, wall)
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)

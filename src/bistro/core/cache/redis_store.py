@@ -4,8 +4,9 @@ Every operation is bounded by the socket timeout and never retried; a failure co
 miss, logs a (rate-limited) warning and opens a circuit breaker so the following requests
 skip Redis for a few seconds instead of each paying the timeout.
 
-An entry is stored as ``[expires_at, gen...]\\n<body>``: the expiry (wall clock, so every
-instance agrees) and the Redis generation of each tag when the body was loaded. A read fetches
+An entry is stored as ``[expires_at, valid_from, gen...]\\n<body>``: the expiry (wall clock,
+so every instance agrees), for bodies that depend on the time of day the time they were
+computed for (else 0), and the Redis generation of each tag when the body was loaded. A read fetches
 the entry and the tags' current generations in one MGET; a generation that moved means a
 write happened since, so the entry is stale (a miss).
 """
@@ -53,6 +54,8 @@ class L2Read:
     # The tags' current generations (None when Redis did not answer: then nothing is stored).
     gens: tuple[int, ...] | None
     ttl_left: float = 0.0
+    # Set for time-of-day bodies: the wall-clock window they are right for.
+    wall: tuple[float, float] | None = None
 
 
 UNAVAILABLE = L2Read(None, None)
@@ -122,24 +125,30 @@ class RedisStore:
         header, _, body = raw.partition(b"\n")
         try:
             meta = orjson.loads(header)
-            expires_at, stored = float(meta[0]), tuple(meta[1:])
+            expires_at, valid_from, stored = float(meta[0]), float(meta[1]), tuple(meta[2:])
         except (orjson.JSONDecodeError, TypeError, ValueError, IndexError):
-            stored, expires_at = (), 0.0
-        ttl_left = expires_at - self.clock.now().timestamp()
-        if stored != gens or ttl_left <= 0:
+            expires_at, valid_from, stored = 0.0, 0.0, ()
+        now = self.clock.now().timestamp()
+        ttl_left = expires_at - now
+        if stored != gens or ttl_left <= 0 or now < valid_from:
             self.stats.l2_stale += 1
             self.stats.l2_misses += 1
             return L2Read(None, gens)
         self.stats.l2_hits += 1
-        return L2Read(body, gens, ttl_left)
+        return L2Read(body, gens, ttl_left, (valid_from, expires_at) if valid_from else None)
 
     async def store(
-        self, key: str, body: bytes, gens: tuple[int, ...], ttl: float
+        self,
+        key: str,
+        body: bytes,
+        gens: tuple[int, ...],
+        ttl: float,
+        wall: tuple[float, float] | None = None,
     ) -> None:
         if not self.available or ttl <= 0:
             return
-        expires_at = self.clock.now().timestamp() + ttl
-        value = orjson.dumps([expires_at, *gens]) + b"\n" + body
+        valid_from, expires_at = wall or (0.0, self.clock.now().timestamp() + ttl)
+        value = orjson.dumps([expires_at, valid_from, *gens]) + b"\n" + body
         try:
             async with asyncio.timeout(self.timeout):
                 await self.client.set(self.entry_key(key), value, px=max(1, math.ceil(ttl * 1000)))

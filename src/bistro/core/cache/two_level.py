@@ -164,15 +164,24 @@ class Cache:
             redis_gens = read.gens
             if read.body is not None:
                 if trusted:
-                    self.l1.set(key, read.body, min(ttl, read.ttl_left), tags, local_gens)
+                    ttl_left = min(ttl, read.ttl_left)
+                    self.l1.set(key, read.body, ttl_left, tags, local_gens, read.wall)
                 return read.body
         self.stats.loads += 1
+        # A loader that returns its own TTL made a body for this moment (is_open_now):
+        # it is right from now until then on the wall clock, and at no other time.
+        wall: tuple[float, float] | None = None
+        started = self.clock.now().timestamp()
         loaded = await loader()
-        body, ttl = (loaded[0], min(ttl, loaded[1])) if isinstance(loaded, tuple) else (loaded, ttl)
+        if isinstance(loaded, tuple):
+            body, ttl = loaded[0], min(ttl, loaded[1])
+            wall = (started, started + ttl)
+        else:
+            body = loaded
         if trusted:
-            self.l1.set(key, body, ttl, tags, local_gens)
+            self.l1.set(key, body, ttl, tags, local_gens, wall)
         if self.l2 is not None and redis_gens is not None:
-            await self.l2.store(key, body, redis_gens, ttl)
+            await self.l2.store(key, body, redis_gens, ttl, wall)
         return body
 
     # -- invalidation --------------------------------------------------------------------
