@@ -159,3 +159,17 @@ def restaurant_reads(state: StateDep) -> ServiceOpener[RestaurantService]:
 
 
 RestaurantReadsDep = Annotated[ServiceOpener[RestaurantService], Depends(restaurant_reads)]
+
+
+def review_reads(state: StateDep) -> ServiceOpener[ReviewService]:
+    return ServiceOpener(state, get_review_service)
+
+
+ReviewReadsDep = Annotated[ServiceOpener[ReviewService], Depends(review_reads)]
+
+
+def statistics_reads(state: StateDep) -> ServiceOpener[StatisticsService]:
+    return ServiceOpener(state, lambda _state, session: get_statistics_service(session))
+
+
+StatisticsReadsDep = Annotated[ServiceOpener[StatisticsService], Depends(statistics_reads)]

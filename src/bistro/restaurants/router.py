@@ -227,5 +227,5 @@ async def delete_restaurant(
     restaurants: RestaurantServiceDep,
 ) -> JSONBytes:
     await restaurants.delete(restaurant_id)
-    invalidate_after_commit(request, *tags.restaurant_written(restaurant_id))
+    invalidate_after_commit(request, *tags.restaurant_written(restaurant_id, deleted=True))
     return success(None, "Restaurant deleted")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 
-from bistro.core.deps import CurrentUser, ReviewServiceDep
+from bistro.core.cache import cached_response, invalidate_after_commit, make_key, tags
+from bistro.core.deps import CurrentUser, ReviewReadsDep, ReviewServiceDep
 from bistro.core.errors import error_responses
 from bistro.core.pagination import PageDep
-from bistro.core.responses import Envelope, JSONBytes, success
+from bistro.core.responses import Envelope, JSONBytes, success, success_body
 from bistro.reviews.schemas import MAX_ID, ReviewCreate, ReviewOut, ReviewSort, ReviewUpdate
 
 router = APIRouter(tags=["reviews"])
@@ -23,14 +24,28 @@ ReviewId = Annotated[int, Path(ge=1, le=MAX_ID, description="Review id")]
     summary="List reviews with filters, sorting and paging",
 )
 async def list_reviews(
-    reviews: ReviewServiceDep,
+    request: Request,
+    reads: ReviewReadsDep,
     page: PageDep,
     restaurant_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     user_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     min_rating: Annotated[int | None, Query(ge=1, le=5)] = None,
     sort: Annotated[ReviewSort, Query(description="newest (default) or rating")] = "newest",
 ) -> JSONBytes:
-    items, total = await reviews.list(
+    async def load() -> bytes:
+        async with reads() as reviews:
+            items, total = await reviews.list(
+                restaurant_id=restaurant_id,
+                user_id=user_id,
+                min_rating=min_rating,
+                sort=sort,
+                limit=page.limit,
+                offset=page.offset,
+            )
+        return success_body(items, meta=page.meta(total))
+
+    key = make_key(
+        "reviews",
         restaurant_id=restaurant_id,
         user_id=user_id,
         min_rating=min_rating,
@@ -38,7 +53,7 @@ async def list_reviews(
         limit=page.limit,
         offset=page.offset,
     )
-    return success(items, meta=page.meta(total))
+    return await cached_response(request, key, load, entity="reviews", tags=[tags.REVIEW_LISTS])
 
 
 @router.post(
@@ -49,9 +64,11 @@ async def list_reviews(
     summary="Review a restaurant (one review per user and restaurant)",
 )
 async def create_review(
-    body: ReviewCreate, author: CurrentUser, reviews: ReviewServiceDep
+    request: Request, body: ReviewCreate, author: CurrentUser, reviews: ReviewServiceDep
 ) -> JSONBytes:
-    return success(await reviews.create(author, body), "Review created", status_code=201)
+    created = await reviews.create(author, body)
+    invalidate_after_commit(request, *tags.review_written(body.restaurant_id, created["id"]))
+    return success(created, "Review created", status_code=201)
 
 
 @router.get(
@@ -60,8 +77,18 @@ async def create_review(
     responses=error_responses(404, 422),
     summary="One review",
 )
-async def get_review(review_id: ReviewId, reviews: ReviewServiceDep) -> JSONBytes:
-    return success(await reviews.get(review_id))
+async def get_review(request: Request, review_id: ReviewId, reads: ReviewReadsDep) -> JSONBytes:
+    async def load() -> bytes:
+        async with reads() as reviews:
+            return success_body(await reviews.get(review_id))
+
+    return await cached_response(
+        request,
+        make_key("review", review_id),
+        load,
+        entity="reviews",
+        tags=[tags.review(review_id), tags.REVIEW_DETAILS],
+    )
 
 
 @router.put(
@@ -71,9 +98,15 @@ async def get_review(review_id: ReviewId, reviews: ReviewServiceDep) -> JSONByte
     summary="Change a review's rating and/or text (author or admin)",
 )
 async def update_review(
-    review_id: ReviewId, body: ReviewUpdate, actor: CurrentUser, reviews: ReviewServiceDep
+    request: Request,
+    review_id: ReviewId,
+    body: ReviewUpdate,
+    actor: CurrentUser,
+    reviews: ReviewServiceDep,
 ) -> JSONBytes:
-    return success(await reviews.update(actor, review_id, body), "Review updated")
+    updated = await reviews.update(actor, review_id, body)
+    invalidate_after_commit(request, *tags.review_written(updated["restaurant_id"], review_id))
+    return success(updated, "Review updated")
 
 
 @router.delete(
@@ -83,7 +116,8 @@ async def update_review(
     summary="Delete a review (author or admin)",
 )
 async def delete_review(
-    review_id: ReviewId, actor: CurrentUser, reviews: ReviewServiceDep
+    request: Request, review_id: ReviewId, actor: CurrentUser, reviews: ReviewServiceDep
 ) -> JSONBytes:
-    await reviews.delete(actor, review_id)
+    restaurant_id = await reviews.delete(actor, review_id)
+    invalidate_after_commit(request, *tags.review_written(restaurant_id, review_id))
     return success(None, "Review deleted")

@@ -124,10 +124,12 @@ class ReviewService:
             await self.repo.apply_rating_delta(row["restaurant_id"], 0, delta)
         return review_representation({**row, **changes})
 
-    async def delete(self, actor: Principal, review_id: int) -> None:
+    async def delete(self, actor: Principal, review_id: int) -> int:
+        """Delete the review; returns its restaurant's id (whose aggregate moved)."""
         row = await self._owned(actor, review_id)
         await self.repo.delete(review_id)
         await self.repo.apply_rating_delta(row["restaurant_id"], -1, -row["rating"])
+        return int(row["restaurant_id"])
 
     async def _owned(self, actor: Principal, review_id: int) -> Mapping[str, Any]:
         """The review, locked for the write, if ``actor`` may change it."""

@@ -10,6 +10,8 @@ from bistro.core.cache.keys import ALL
 
 RESTAURANT_LISTS = "restaurants"
 REVIEW_LISTS = "reviews"
+# Every review detail: moved when reviews disappear in bulk (their restaurant was deleted).
+REVIEW_DETAILS = "review-details"
 STATISTICS = "statistics"
 
 
@@ -32,11 +34,11 @@ def review_written(restaurant_id: int, review_id: int) -> tuple[str, ...]:
     )
 
 
-def restaurant_written(restaurant_id: int | None = None) -> tuple[str, ...]:
+def restaurant_written(restaurant_id: int, *, deleted: bool = False) -> tuple[str, ...]:
     """A restaurant created, changed or deleted (deletion removes its reviews too)."""
-    tags = [RESTAURANT_LISTS, REVIEW_LISTS, STATISTICS]
-    if restaurant_id is not None:
-        tags.append(restaurant(restaurant_id))
+    tags = [restaurant(restaurant_id), RESTAURANT_LISTS, STATISTICS]
+    if deleted:
+        tags += [REVIEW_LISTS, REVIEW_DETAILS]
     return tuple(tags)
 
 
