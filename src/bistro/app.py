@@ -47,6 +47,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         state.extras["cache"] = cache
         app.state.bistro = state
         try:
+            if settings.server.demo:
+                from bistro.seed.demo import bootstrap_demo
+
+                await bootstrap_demo(state)
             yield
         finally:
             await cache.close()

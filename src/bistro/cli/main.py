@@ -1,3 +1,24 @@
+"""The ``bistro`` command. Each command group lives in its own module and is registered here."""
+
+from __future__ import annotations
+
 import typer
 
-app = typer.Typer()
+from bistro.cli import db, seed, serve, users
+
+app = typer.Typer(
+    name="bistro",
+    help="Bistro: the restaurant-review API and its v3 -> v4 migration control plane.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+app.command("serve")(serve.serve)
+app.command("seed")(seed.seed)
+app.add_typer(db.app, name="db")
+app.add_typer(users.app, name="users")
+
+
+if __name__ == "__main__":
+    app()
