@@ -17,7 +17,7 @@ from bistro.cli.main import app
 from bistro.core.migrate import current
 from bistro.restaurants.hours import week_intervals
 from bistro.restaurants.models import PRIOR_MEAN, PRIOR_WEIGHT
-from tests.support import create_postgres_database, drop_postgres_database
+from tests.support import create_postgres_database, drop_postgres_database, truncate_all
 
 runner = CliRunner()
 
@@ -175,7 +175,7 @@ def test_seed_fills_consistent_data(db_url: str) -> None:
     assert len(rows) == 40
     for _, count, total, avg, score, real_count, real_total in rows:
         assert (count, total) == (real_count, real_total)
-        assert avg == (round(total / count, 2) if count else 0.0)
+        assert avg == pytest.approx(total / count if count else 0.0)
         assert score == pytest.approx((total + PRIOR_MEAN * PRIOR_WEIGHT) / (count + PRIOR_WEIGHT))
 
     # Opening intervals match each restaurant's hours.
@@ -191,6 +191,18 @@ def test_seed_fills_consistent_data(db_url: str) -> None:
     email, password_hash = query(db_url, "SELECT email, password_hash FROM users LIMIT 1")[0]
     assert email.endswith("@seed.bistro.example")
     assert PasswordHasher().verify(password_hash, report["user_password"])
+
+
+def test_seed_rebuilds_every_index_it_deferred(postgres_url: str) -> None:
+    sql = "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1"
+    asyncio.run(truncate_all(postgres_url))
+    before = query(postgres_url, sql)
+    assert len(before) > 15
+    assert bistro(*seed_args(postgres_url)).exit_code == 0
+    assert query(postgres_url, sql) == before
+    failed = bistro(*seed_args(postgres_url))  # refused: nothing changes
+    assert failed.exit_code == 1
+    assert query(postgres_url, sql) == before
 
 
 def test_seed_is_deterministic_and_refuses_to_seed_twice(db_url: str) -> None:

@@ -107,12 +107,13 @@ async def _prepare(conn: AsyncConnection, reset: bool) -> None:
 async def _update_aggregates(conn: AsyncConnection) -> None:
     # The Bayesian prior: PRIOR_WEIGHT imaginary reviews of PRIOR_MEAN (constants, not input).
     prior = float(PRIOR_MEAN * PRIOR_WEIGHT)
+    # The same expressions as the review write path (reviews.repository): unrounded average.
     if conn.dialect.name == "postgresql":
-        avg = "ROUND(s.total::numeric / s.n, 2)::double precision"
-        score = f"(s.total + {prior})::double precision / (s.n + {PRIOR_WEIGHT})"
+        avg = "s.total::double precision / s.n"
+        score = f"(s.total::double precision + {prior}) / (s.n + {PRIOR_WEIGHT})"
     else:
-        avg = "ROUND(CAST(s.total AS REAL) / s.n, 2)"
-        score = f"CAST(s.total + {prior} AS REAL) / (s.n + {PRIOR_WEIGHT})"
+        avg = "CAST(s.total AS REAL) / s.n"
+        score = f"(CAST(s.total AS REAL) + {prior}) / (s.n + {PRIOR_WEIGHT})"
     await conn.execute(
         text(
             f"UPDATE restaurants SET review_count = s.n, rating_sum = s.total, "
@@ -124,7 +125,34 @@ async def _update_aggregates(conn: AsyncConnection) -> None:
     )
 
 
-async def _finish_postgres(conn: AsyncConnection) -> None:
+BULK_TABLES = ("restaurants", "restaurant_opening_intervals", "reviews")
+
+
+async def _defer_indexes(conn: AsyncConnection) -> list[str]:
+    """Drop the plain indexes of the (empty) bulk tables; return the statements that rebuild them.
+
+    Building an index once after COPY is several times cheaper than maintaining it row by row.
+    Indexes behind constraints (primary keys, one review per user and restaurant) stay.
+    """
+    rows = await conn.execute(
+        text(
+            "SELECT i.indexname, i.indexdef FROM pg_indexes i "
+            "WHERE i.schemaname = current_schema() AND i.tablename = ANY(:tables) "
+            "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)"
+        ),
+        {"tables": list(BULK_TABLES)},
+    )
+    rebuild = []
+    for name, definition in rows.all():
+        await conn.execute(text(f'DROP INDEX "{name}"'))
+        rebuild.append(str(definition))
+    return rebuild
+
+
+async def _finish_postgres(conn: AsyncConnection, rebuild: list[str]) -> None:
+    await conn.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
+    for statement in rebuild:
+        await conn.execute(text(statement))
     for table in ("users", "restaurants", "reviews", "restaurant_opening_intervals"):
         await conn.execute(
             text(
@@ -167,6 +195,8 @@ async def seed_database(
             first_review_id=first_review,
         )
         writer = _Writer(conn)
+        postgres = conn.dialect.name == "postgresql"
+        rebuild = await _defer_indexes(conn) if postgres else []
 
         mark = time.perf_counter()
         for chunk in _chunks(gen.users(), batch_size):
@@ -194,8 +224,8 @@ async def seed_database(
 
         mark = time.perf_counter()
         await _update_aggregates(conn)
-        if conn.dialect.name == "postgresql":
-            await _finish_postgres(conn)
+        if postgres:
+            await _finish_postgres(conn, rebuild)
         report.stages["aggregates"] = time.perf_counter() - mark
     report.seconds = time.perf_counter() - started
     return report
