@@ -1,0 +1,327 @@
+"""Service benchmarks: v4 against its baselines, measured in one run, printed as ratios.
+
+    python benchmarks/bench_service.py [--json] [--scenario NAME ...] [--duration 5]
+
+Creates its own PostgreSQL database (dropped at the end), migrates and seeds it, starts the
+servers in SERVERS (uvicorn, 1 worker, uvloop + httptools) pinned to one core with taskset and
+drives them with wrk (1 thread) pinned to the other. Each scenario compares a *subject* with a
+*baseline*; the two runs alternate for ``--rounds`` rounds after a warm-up and the ratio is the
+median of the per-round ratios, so drift on a shared machine hits both sides alike.
+
+To add a scenario, add a Probe pair to SCENARIOS (and a server to SERVERS if it needs other
+settings, e.g. metrics off); ``needs`` names what must exist for it to run. A probe's
+``cache`` says what the cache counters must show during the run ("none": not one hit;
+"hits": nearly every request a hit), so a ratio is never reported for the wrong thing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+sys.path[:0] = [
+    str(Path(__file__).resolve().parents[1] / "src"),
+    str(Path(__file__).resolve().parents[1]),
+]
+
+import orjson  # noqa: E402
+from benchmarks.benchlib import (  # noqa: E402
+    BenchError,
+    Server,
+    WrkResult,
+    create_database,
+    drop_database,
+    ensure_wrk,
+    migrate_and_seed,
+    run_wrk,
+)
+
+ADMIN_URL = os.environ.get(
+    "BISTRO_BENCH_POSTGRES_URL",
+    os.environ.get("BISTRO_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+)
+
+# Server name -> environment overrides. Every server runs the same app on the same core.
+SERVERS: dict[str, dict[str, str]] = {
+    "uncached": {"BISTRO_CACHE_ENABLED": "false"},
+    "cached": {"BISTRO_CACHE_ENABLED": "true"},
+}
+
+LIST_QUERIES = [
+    "cuisine=thai&sort=rating",
+    "cuisine=italian&sort=rating",
+    "sort=review_count",
+    "city=london&sort=rating",
+    "cuisine=japanese,korean&price_max=3",
+    "sort=newest&limit=50",
+]
+
+
+@dataclass
+class Probe:
+    label: str
+    server: str
+    paths: Callable[[int], list[str]]  # restaurant count -> paths to cycle through
+    cache: Literal["none", "hits", "any"] = "any"
+
+
+@dataclass
+class Scenario:
+    name: str
+    title: str
+    subject: Probe
+    baseline: Probe
+    target: float
+    needs: list[str] = field(default_factory=list)  # paths that must answer 200 first
+
+
+def detail_paths(prefix: str, limit: int | None = None) -> Callable[[int], list[str]]:
+    return lambda n: [f"{prefix}/{i}" for i in range(1, min(n, limit or n) + 1)]
+
+
+def list_paths(prefix: str) -> Callable[[int], list[str]]:
+    return lambda _n: [f"{prefix}/restaurants?{q}" for q in LIST_QUERIES]
+
+
+SCENARIOS: list[Scenario] = [
+    Scenario(
+        "uncached_detail",
+        "(a) v4 GET /restaurants/{id}, cache off / same SELECT through asyncpg",
+        subject=Probe(
+            "v4 detail (no cache)", "uncached", detail_paths("/api/v4/restaurants"), cache="none"
+        ),
+        baseline=Probe("asyncpg detail", "uncached", detail_paths("/bench/asyncpg/restaurants")),
+        target=0.6,
+    ),
+    Scenario(
+        "cached_detail",
+        "(b) v4 GET /restaurants/{id}, warm cache / bare FastAPI hello",
+        subject=Probe(
+            "v4 detail (warm cache)",
+            "cached",
+            detail_paths("/api/v4/restaurants", limit=1000),
+            cache="hits",
+        ),
+        baseline=Probe("FastAPI hello", "cached", lambda _n: ["/bench/hello"]),
+        target=0.8,
+    ),
+    Scenario(
+        "list_v4_vs_v3",
+        "(c) GET /restaurants list: v4 with a warm cache / v3",
+        subject=Probe("v4 list (warm cache)", "cached", list_paths("/api/v4"), cache="hits"),
+        baseline=Probe("v3 list", "cached", list_paths("/api/v3")),
+        target=3.0,
+        needs=["/api/v3/restaurants"],
+    ),
+]
+
+
+@dataclass
+class Options:
+    duration: float
+    warmup: float
+    rounds: int
+    connections: int
+    server_core: int
+    load_core: int
+
+
+def measure(
+    server: Server, probe: Probe, count: int, opts: Options, seconds: float
+) -> tuple[WrkResult, dict[str, int]]:
+    before = server.get("/bench/cache-stats").json()
+    result = run_wrk(
+        server.base,
+        probe.paths(count),
+        seconds=seconds,
+        connections=opts.connections,
+        core=opts.load_core,
+    )
+    after = server.get("/bench/cache-stats").json()
+    delta = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+    if result.non_2xx or result.socket_errors:
+        raise BenchError(
+            f"{probe.label}: {result.non_2xx} non-2xx responses, "
+            f"{result.socket_errors} socket errors"
+        )
+    return result, delta
+
+
+def cache_problem(probe: Probe, result: WrkResult, delta: dict[str, int]) -> str | None:
+    hits = delta.get("l1_hits", 0) + delta.get("l2_hits", 0)
+    if probe.cache == "none" and hits:
+        return f"{probe.label}: {hits} cache hits in an uncached run"
+    if probe.cache == "hits" and hits < 0.95 * result.requests:
+        return (
+            f"{probe.label}: only {hits} of {result.requests} requests were cache hits "
+            "(is the cache wired into this route on this build?)"
+        )
+    return None
+
+
+def run_scenario(
+    scenario: Scenario, servers: dict[str, Server], count: int, opts: Options
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "name": scenario.name,
+        "title": scenario.title,
+        "target": scenario.target,
+    }
+    for path in scenario.needs:
+        status = servers[scenario.subject.server].get(path).status_code
+        if status != 200:
+            return {**out, "status": "skipped", "reason": f"{path} answered {status}"}
+    probes = (scenario.subject, scenario.baseline)
+    for probe in probes:
+        first = probe.paths(count)[0]
+        response = servers[probe.server].get(first)
+        if response.status_code != 200:
+            return {
+                **out,
+                "status": "skipped",
+                "reason": f"{probe.label}: {first} answered {response.status_code}",
+            }
+        measure(servers[probe.server], probe, count, opts, opts.warmup)
+    rps: dict[str, list[float]] = {p.label: [] for p in probes}
+    ratios, problems, notes, detail = [], [], [], {}
+    for round_no in range(opts.rounds):
+        order = probes if round_no % 2 == 0 else probes[::-1]
+        got = {}
+        for probe in order:
+            result, delta = measure(servers[probe.server], probe, count, opts, opts.duration)
+            got[probe.label] = result
+            rps[probe.label].append(result.rps)
+            if (problem := cache_problem(probe, result, delta)) is not None:
+                problems.append(problem)
+            if result.socket_errors:
+                notes.append(f"{probe.label}: {result.socket_errors} socket errors (timeouts)")
+        ratios.append(got[scenario.subject.label].rps / got[scenario.baseline.label].rps)
+        detail = {label: asdict(r) for label, r in got.items()}
+    ratio = statistics.median(ratios)
+    status = "invalid" if problems else ("pass" if ratio >= scenario.target else "below target")
+    return {
+        **out,
+        "status": status,
+        "subject": scenario.subject.label,
+        "baseline": scenario.baseline.label,
+        "subject_rps": statistics.median(rps[scenario.subject.label]),
+        "baseline_rps": statistics.median(rps[scenario.baseline.label]),
+        "ratio": round(ratio, 3),
+        "round_ratios": [round(r, 3) for r in ratios],
+        "last_round": detail,
+        "problems": sorted(set(problems)),
+        "notes": notes,
+    }
+
+
+def print_table(report: dict[str, Any]) -> None:
+    cfg = report["config"]
+    print(
+        f"\nBistro service benchmark: {cfg['restaurants']} restaurants, {cfg['reviews']} "
+        f"reviews; server on core {cfg['server_core']}, wrk -t1 -c{cfg['connections']} on "
+        f"core {cfg['load_core']}; {cfg['rounds']} x {cfg['duration']}s per side\n"
+    )
+    header = (
+        f"{'scenario':<18}{'subject req/s':>15}{'baseline req/s':>16}{'ratio':>8}"
+        f"{'target':>8}  status"
+    )
+    print(header)
+    print("-" * len(header))
+    for s in report["scenarios"]:
+        if s["status"] == "skipped":
+            print(
+                f"{s['name']:<18}{'-':>15}{'-':>16}{'-':>8}{s['target']:>8}  skipped: {s['reason']}"
+            )
+            continue
+        print(
+            f"{s['name']:<18}{s['subject_rps']:>15.0f}{s['baseline_rps']:>16.0f}"
+            f"{s['ratio']:>8.2f}{s['target']:>8}  {s['status']}"
+        )
+    print()
+    for s in report["scenarios"]:
+        print(f"  {s['name']}: {s['title']}")
+        if s.get("round_ratios"):
+            print(f"    per-round ratios {s['round_ratios']}")
+        for problem in s.get("problems", []):
+            print(f"    INVALID: {problem}")
+        for note in s.get("notes", []):
+            print(f"    note: {note}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument("--scenario", action="append", choices=[s.name for s in SCENARIOS])
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per measured run")
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--restaurants", type=int, default=10_000)
+    parser.add_argument("--reviews", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--server-core", type=int, default=1)
+    parser.add_argument("--load-core", type=int, default=0)
+    parser.add_argument("--database-url", help="use this seeded database instead of a new one")
+    args = parser.parse_args(argv)
+    opts = Options(
+        args.duration, args.warmup, args.rounds, args.connections, args.server_core, args.load_core
+    )
+    chosen = [s for s in SCENARIOS if not args.scenario or s.name in args.scenario]
+    log = sys.stderr
+
+    ensure_wrk()
+    own_db = args.database_url is None
+    url = args.database_url or create_database(ADMIN_URL)
+    servers: dict[str, Server] = {}
+    try:
+        if own_db:
+            print(f"seeding {args.restaurants} restaurants, {args.reviews} reviews ...", file=log)
+            seeded = migrate_and_seed(url, args.restaurants, args.reviews, args.seed)
+            print(f"seeded in {seeded['seconds']:.1f}s", file=log)
+        needed = {p.server for s in chosen for p in (s.subject, s.baseline)}
+        for name in sorted(needed):
+            servers[name] = Server(name, url, args.server_core, SERVERS[name])
+            servers[name].start()
+        results = []
+        for scenario in chosen:
+            print(f"running {scenario.name} ...", file=log)
+            results.append(run_scenario(scenario, servers, args.restaurants, opts))
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        for server in servers.values():
+            server.stop()
+        if own_db:
+            drop_database(ADMIN_URL, url)
+    report = {
+        "config": {
+            "restaurants": args.restaurants,
+            "reviews": args.reviews,
+            "duration": args.duration,
+            "warmup": args.warmup,
+            "rounds": args.rounds,
+            "connections": args.connections,
+            "server_core": args.server_core,
+            "load_core": args.load_core,
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+        },
+        "scenarios": results,
+    }
+    if args.json:
+        print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+    else:
+        print_table(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
