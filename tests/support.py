@@ -29,6 +29,7 @@ from bistro.core.settings import (
     AuthSettings,
     CacheSettings,
     DatabaseSettings,
+    MonitoringSettings,
     ServerSettings,
     Settings,
 )
@@ -40,6 +41,10 @@ REDIS_URL = os.environ.get("BISTRO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 # Tables in delete order (children first). Features add theirs with register_table().
 TABLES: list[str] = [
+    "monitoring_alert_events",
+    "monitoring_alerts",
+    "monitoring_cache_buckets",
+    "monitoring_request_buckets",
     "reviews",
     "restaurant_opening_intervals",
     "auth_tokens",
@@ -122,12 +127,19 @@ DEFAULT_PASSWORD = "correct horse battery"
 _FAST_HASH = _FAST_HASHER.hash(DEFAULT_PASSWORD)
 
 
-def make_settings(url: str, redis_url: str | None = None, **server: Any) -> Settings:
+def make_settings(
+    url: str,
+    redis_url: str | None = None,
+    monitoring: MonitoringSettings | None = None,
+    **server: Any,
+) -> Settings:
     return Settings(
         server=ServerSettings(log_format="console", log_level="warning", **server),
         database=DatabaseSettings(url=url),
         cache=CacheSettings(BISTRO_REDIS_URL=redis_url),  # type: ignore[call-arg]
         auth=AuthSettings(),
+        # The background flush loop stays off in tests: they flush by hand with a fake clock.
+        monitoring=monitoring or MonitoringSettings(enabled=False),
     )
 
 
@@ -139,9 +151,12 @@ async def running_app(app: FastAPI) -> AsyncIterator[FastAPI]:
 
 @asynccontextmanager
 async def app_client(
-    url: str, redis_url: str | None = None, **kwargs: Any
+    url: str,
+    redis_url: str | None = None,
+    monitoring: MonitoringSettings | None = None,
+    **kwargs: Any,
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    app = create_app(make_settings(url, redis_url), **kwargs)
+    app = create_app(make_settings(url, redis_url, monitoring), **kwargs)
     async with running_app(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:

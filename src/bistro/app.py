@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 import bistro
@@ -20,6 +21,13 @@ from bistro.core.security import PasswordHashing
 from bistro.core.settings import Settings, get_settings
 from bistro.core.state import AppState
 from bistro.legacy.router import router as v3_router
+from bistro.monitoring.middleware import MetricsMiddleware
+from bistro.monitoring.prom import PrometheusExporter
+from bistro.monitoring.recorder import Recorder
+from bistro.monitoring.router import STATIC_DIR
+from bistro.monitoring.router import router as monitoring_router
+from bistro.monitoring.runtime import STATE_KEY as MONITORING_KEY
+from bistro.monitoring.runtime import Monitoring
 from bistro.restaurants.router import router as restaurants_v4_router
 from bistro.reviews.router import router as reviews_v4_router
 from bistro.statistics.router import router as statistics_v4_router
@@ -32,6 +40,10 @@ V4 = "/api/v4"
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.server.log_format, settings.server.log_level)
+    # The metrics recorder lives as long as the app: the middleware writes into it from the
+    # first request; the monitoring service that flushes it starts in the lifespan.
+    recorder = Recorder()
+    exporter = PrometheusExporter()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -46,6 +58,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         await cache.start()
         state.extras["cache"] = cache
         app.state.bistro = state
+        monitoring = Monitoring(settings, db, state.clock, recorder, exporter)
+        state.extras[MONITORING_KEY] = monitoring
+        await monitoring.start()
         try:
             if settings.server.demo:
                 from bistro.seed.demo import bootstrap_demo
@@ -53,6 +68,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 await bootstrap_demo(state)
             yield
         finally:
+            await monitoring.stop()
             await cache.close()
             await db.dispose()
 
@@ -73,6 +89,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(restaurants_v4_router, prefix=V4)
     app.include_router(reviews_v4_router, prefix=V4)
     app.include_router(statistics_v4_router, prefix=V4)
+    app.include_router(monitoring_router)
+    app.mount("/dashboard/static", StaticFiles(directory=STATIC_DIR), name="dashboard-static")
 
     @app.get("/healthz", tags=["operations"], summary="The process is alive")
     async def healthz() -> JSONBytes:
@@ -101,5 +119,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         return success({"status": "ready", "database": state.db.dialect})
 
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.server.max_body_bytes)
+    # Inside the request-id middleware (the access log carries the id), outside the body
+    # limit (413s are counted); the stable-path router goes outside this one.
+    app.add_middleware(MetricsMiddleware, recorder=recorder,
+                       access_log=settings.monitoring.access_log)
     app.add_middleware(RequestIdMiddleware)
     return app

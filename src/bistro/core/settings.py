@@ -101,6 +101,28 @@ class AuthSettings(_Section):
     argon2_parallelism: int = Field(1, ge=1)
 
 
+class MonitoringSettings(_Section):
+    model_config = SettingsConfigDict(env_prefix="BISTRO_MONITORING_", extra="ignore", frozen=True)
+
+    enabled: bool = True
+    # Each process flushes its local counters to the shared store this often (seconds).
+    flush_interval: float = Field(5.0, ge=0.5, le=60)
+    retention_hours: float = Field(24.0, gt=0, le=24 * 90)
+    access_log: bool = True
+    alert_interval: float = Field(15.0, ge=1, le=3600)
+    alert_window_seconds: int = Field(300, ge=10, le=86_400)
+    alert_min_samples: int = Field(50, ge=1)
+    alert_error_rate: float = Field(0.05, gt=0, le=1)
+    alert_p95_seconds: float = Field(1.0, gt=0)
+    alert_cpu_percent: float = Field(80.0, gt=0, le=100)
+    alert_memory_percent: float = Field(80.0, gt=0, le=100)
+    alert_cache_hit_floor: float = Field(0.5, ge=0, le=1)
+    alert_cache_min_lookups: int = Field(100, ge=1)
+    alert_webhook_url: str | None = Field(None, validation_alias="BISTRO_ALERT_WEBHOOK_URL")
+    alert_webhook_retries: int = Field(4, ge=0, le=10)
+    alert_webhook_timeout: float = Field(5.0, gt=0, le=60)
+
+
 class Settings:
     """All sections together; build with :func:`get_settings` (cached) or directly in tests."""
 
@@ -110,11 +132,13 @@ class Settings:
         database: DatabaseSettings | None = None,
         cache: CacheSettings | None = None,
         auth: AuthSettings | None = None,
+        monitoring: MonitoringSettings | None = None,
     ) -> None:
         self.server = server or ServerSettings()
         self.database = database or DatabaseSettings()
         self.cache = cache or CacheSettings()
         self.auth = auth or AuthSettings()
+        self.monitoring = monitoring or MonitoringSettings()
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,1 @@
+"""Monitoring: per-version request metrics, health, alerts and the live dashboard."""

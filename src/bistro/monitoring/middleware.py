@@ -1,0 +1,91 @@
+"""Pure ASGI metrics middleware: one recorder call (and one access-log line) per request.
+
+It reads the route after the app has routed the request: Starlette updates the scope in
+place, so ``scope["route"]`` (the matched template) and any ``scope["path"]`` rewrite by the
+stable-path router are visible here whichever order the middlewares were added in. The served
+version comes from ``scope["bistro.api_version"]`` when the router set it, else from the prefix.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bistro.core.middleware import REQUEST_ID_KEY
+from bistro.monitoring.recorder import Recorder, SeriesKey, classify, status_class
+
+API_VERSION_KEY = "bistro.api_version"
+UNMATCHED = "unmatched"
+
+log = structlog.get_logger("bistro.access")
+
+
+class MetricsMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        recorder: Recorder,
+        *,
+        access_log: bool = True,
+        timer: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.app = app
+        self.recorder = recorder
+        self.access_log = access_log
+        self.timer = timer
+        # (route template, served version, status) -> series key: bounded by the route table.
+        self._keys: dict[tuple[str, str | None, int], SeriesKey] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        timer = self.timer
+        started = timer()
+        status = 500
+        sent = 0
+
+        async def send_and_measure(message: Message) -> None:
+            nonlocal status, sent
+            if message["type"] == "http.response.body":
+                sent += len(message.get("body", b""))
+            elif message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_measure)
+        finally:
+            latency = timer() - started
+            key = self._key(scope, status)
+            self.recorder.record(key, latency, sent)
+            if self.access_log:
+                log.info(
+                    "request",
+                    request_id=scope.get(REQUEST_ID_KEY),
+                    method=scope["method"],
+                    path=scope["path"],
+                    version=key[0],
+                    route=key[2],
+                    status=status,
+                    latency_ms=round(latency * 1000, 3),
+                    bytes=sent,
+                )
+
+    def _key(self, scope: Scope, status: int) -> SeriesKey:
+        route = scope.get("route")
+        template = getattr(route, "path", None)
+        served = scope.get(API_VERSION_KEY)
+        if template is None:
+            # No route matched (404/405): keep the label set bounded.
+            version, group, _ = classify(scope["path"], served)
+            return version, group, UNMATCHED, status_class(status)
+        cache_key = (template, served, status)
+        key = self._keys.get(cache_key)
+        if key is None:
+            version, group, label = classify(template, served)
+            key = self._keys[cache_key] = (version, group, label, status_class(status))
+        return key
