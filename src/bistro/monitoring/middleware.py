@@ -20,8 +20,6 @@ from bistro.monitoring.recorder import Recorder, SeriesKey, classify, status_cla
 API_VERSION_KEY = "bistro.api_version"
 UNMATCHED = "unmatched"
 
-log = structlog.get_logger("bistro.access")
-
 
 class MetricsMiddleware:
     def __init__(
@@ -36,6 +34,8 @@ class MetricsMiddleware:
         self.recorder = recorder
         self.access_log = access_log
         self.timer = timer
+        # One logger per app, bound after the app configured logging (structlog caches it).
+        self.log = structlog.get_logger("bistro.access")
         # (route template, served version, status) -> series key: bounded by the route table.
         self._keys: dict[tuple[str, str | None, int], SeriesKey] = {}
 
@@ -63,7 +63,7 @@ class MetricsMiddleware:
             key = self._key(scope, status)
             self.recorder.record(key, latency, sent)
             if self.access_log:
-                log.info(
+                self.log.info(
                     "request",
                     request_id=scope.get(REQUEST_ID_KEY),
                     method=scope["method"],
@@ -76,13 +76,20 @@ class MetricsMiddleware:
                 )
 
     def _key(self, scope: Scope, status: int) -> SeriesKey:
-        route = scope.get("route")
-        template = getattr(route, "path", None)
+        # FastAPI >= 0.16x keeps the route as declared (without the include prefix) in
+        # scope["route"] and the full template in scope["effective_route_context"].
+        template = getattr(scope.get("effective_route_context"), "path", None) or getattr(
+            scope.get("route"), "path", None
+        )
         served = scope.get(API_VERSION_KEY)
         if template is None:
             # No route matched (404/405): keep the label set bounded.
             version, group, _ = classify(scope["path"], served)
             return version, group, UNMATCHED, status_class(status)
+        if template[:5] != "/api/":
+            path = scope["path"]
+            if path[:8] in ("/api/v3/", "/api/v4/"):
+                template = path[:7] + template
         cache_key = (template, served, status)
         key = self._keys.get(cache_key)
         if key is None:

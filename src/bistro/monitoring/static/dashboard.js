@@ -1,0 +1,209 @@
+/* The live dashboard: polls the monitoring and status endpoints every few seconds and draws
+ * v3 beside v4. The admin token (from the sign-in form) lives in sessionStorage only. */
+(function () {
+  "use strict";
+  const POLL_MS = 3000;
+  const TOKEN_KEY = "bistro.dashboard.token";
+  const C = { v3: "#f5a524", v4: "#3fb8f5", cache: "#4cc38a" };
+  const $ = (id) => document.getElementById(id);
+  const { lineChart, barChart } = window.BistroCharts;
+  let timer = null;
+  let polls = 0;
+
+  function headers() {
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    return token ? { Authorization: "Bearer " + token } : {};
+  }
+
+  async function getJSON(url) {
+    const response = await fetch(url, { headers: headers() });
+    let body = null;
+    try { body = await response.json(); } catch (e) { body = null; }
+    return { status: response.status, body };
+  }
+
+  function showLogin(message) {
+    $("main").hidden = true;
+    $("login").hidden = false;
+    $("sign-out").hidden = true;
+    $("login-error").textContent = message || "";
+    $("status-line").textContent = "sign-in required";
+  }
+
+  function text(el, value) { el.textContent = value; return el; }
+  function li(content, cls) {
+    const item = document.createElement("li");
+    if (cls) item.className = cls;
+    item.textContent = content;
+    return item;
+  }
+  function pct(value) { return value === null || value === undefined ? "–" : (value * 100).toFixed(2) + " %"; }
+  function ms(value) { return value === null || value === undefined ? "–" : value.toFixed(1) + " ms"; }
+
+  function drawSummary(versions) {
+    const box = $("summary");
+    box.innerHTML = "";
+    for (const version of ["v3", "v4"]) {
+      const v = versions[version];
+      const tile = document.createElement("div");
+      tile.className = "tile " + version;
+      tile.dataset.version = version;
+      const lat = v.latency_ms;
+      tile.innerHTML = "";
+      tile.appendChild(text(document.createElement("div"), version.toUpperCase()));
+      tile.appendChild(text(document.createElement("div"), v.requests + " requests · " + v.rps + " req/s")).className = "big";
+      tile.appendChild(text(document.createElement("div"),
+        "errors " + pct(v.error_rate) + " · p50 " + ms(lat.p50) + " · p95 " + ms(lat.p95) + " · p99 " + ms(lat.p99)));
+      tile.appendChild(text(document.createElement("div"),
+        "avg " + ms(lat.avg) + (version === "v4" ? " · cache hit " + pct(v.cache_hit_rate) : " · no cache (baseline)"))).className = "muted";
+      box.appendChild(tile);
+    }
+  }
+
+  function drawCharts(data) {
+    const ts = data.timeseries;
+    const s = ts.series;
+    for (const version of ["v3", "v4"]) {
+      lineChart($("chart-latency-" + version), {
+        times: ts.times, unit: "",
+        series: [
+          { name: version + " p50", color: C[version], values: s[version].p50, width: 1.5 },
+          { name: version + " p95", color: C[version], values: s[version].p95, dash: [6, 3] },
+          { name: version + " p99", color: C[version], values: s[version].p99, dash: [2, 3], width: 1 },
+        ],
+      });
+    }
+    const toPct = (values) => values.map((v) => (v === null ? null : v * 100));
+    lineChart($("chart-errors"), {
+      times: ts.times, unit: "%",
+      series: [
+        { name: "v3", color: C.v3, values: toPct(s.v3.error_rate) },
+        { name: "v4", color: C.v4, values: toPct(s.v4.error_rate) },
+      ],
+    });
+    lineChart($("chart-throughput"), {
+      times: ts.times, unit: "",
+      series: [
+        { name: "v3", color: C.v3, values: s.v3.rps },
+        { name: "v4", color: C.v4, values: s.v4.rps },
+      ],
+    });
+    lineChart($("chart-cache"), {
+      times: ts.times, unit: "%", yMax: 100,
+      series: [{ name: "v4 cache", color: C.cache, values: toPct(s.cache_hit_rate) }],
+    });
+  }
+
+  function drawAlerts(alerts) {
+    const active = $("alerts");
+    active.innerHTML = "";
+    if (!alerts.active.length) active.appendChild(li("No active alerts", "resolved"));
+    for (const a of alerts.active) {
+      active.appendChild(li("FIRING " + a.rule + " (" + a.subject + "): " + a.message + " since " +
+        new Date(a.since).toLocaleTimeString(), "firing"));
+    }
+    const history = $("alert-history");
+    history.innerHTML = "";
+    if (!alerts.recent.length) history.appendChild(li("No alert events yet", "muted"));
+    for (const e of alerts.recent) {
+      history.appendChild(li(new Date(e.at).toLocaleTimeString() + " " + e.state.toUpperCase() +
+        " " + e.rule + " (" + e.subject + "): " + e.message, e.state));
+    }
+  }
+
+  function flagList(data) {
+    const flags = data && (data.flags || data.routing_flags);
+    if (!flags) return [];
+    const list = Array.isArray(flags) ? flags : Object.entries(flags).map(([name, f]) => ({ name, ...f }));
+    return list.map((f) => ({
+      name: f.name || f.flag,
+      stage: f.stage && typeof f.stage === "object" ? f.stage.value : f.stage,
+      percentage: Number(f.percentage ?? f.rollout_percentage ?? (f.rollout && f.rollout.percentage) ?? 0),
+    })).filter((f) => f.name);
+  }
+
+  function drawRollout(status) {
+    const note = $("rollout-note");
+    const decisions = $("decisions");
+    decisions.innerHTML = "";
+    if (status.status !== 200 || !status.body) {
+      barChart($("chart-rollout"), [], 100);
+      note.textContent = status.status === 404
+        ? "Flag status is not available on this service yet."
+        : "Flag status could not be read (HTTP " + status.status + ").";
+      decisions.appendChild(li("No rollout controller yet.", "muted"));
+      return;
+    }
+    const data = status.body.data || {};
+    const flags = flagList(data);
+    barChart($("chart-rollout"), flags.map((f) => ({
+      label: f.name, value: f.percentage, color: f.percentage >= 100 ? C.cache : C.v4,
+      caption: f.percentage + "% · " + (f.stage || "?"),
+    })), 100);
+    note.textContent = flags.length ? "" : "No flags reported.";
+    const controller = data.rollout || data.controller;
+    const items = controller && (controller.decisions || controller.recent_decisions);
+    if (!items || !items.length) {
+      decisions.appendChild(li(controller ? "No controller decisions yet." : "No rollout controller yet.", "muted"));
+      return;
+    }
+    for (const d of items) {
+      decisions.appendChild(li((d.at ? new Date(d.at).toLocaleTimeString() + " " : "") +
+        (d.action || d.decision || "") + " " + (d.reason || d.message || ""), ""));
+    }
+  }
+
+  async function poll() {
+    const windowValue = $("window").value;
+    try {
+      const monitoring = await getJSON("/api/v4/migration/monitoring?window=" + windowValue);
+      if (monitoring.status === 401 || monitoring.status === 403) {
+        showLogin(monitoring.status === 403 ? "That account is not an admin." : "");
+        return;
+      }
+      if (monitoring.status !== 200) {
+        $("status-line").textContent = "monitoring unavailable (HTTP " + monitoring.status + ")";
+        return;
+      }
+      $("login").hidden = true;
+      $("main").hidden = false;
+      $("sign-out").hidden = !sessionStorage.getItem(TOKEN_KEY);
+      const data = monitoring.body.data;
+      drawSummary(data.versions);
+      drawCharts(data);
+      drawAlerts(data.alerts);
+      drawRollout(await getJSON("/api/v4/migration/status?window=" + windowValue));
+      polls += 1;
+      document.body.dataset.polls = String(polls);
+      $("status-line").textContent = "updated " + new Date().toLocaleTimeString() +
+        " · every " + POLL_MS / 1000 + " s · all instances";
+    } catch (error) {
+      $("status-line").textContent = "connection problem: " + error;
+    }
+  }
+
+  function start() {
+    if (timer) clearInterval(timer);
+    poll();
+    timer = setInterval(poll, POLL_MS);
+  }
+
+  $("login-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const response = await fetch("/api/v4/auth/login", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ email: $("email").value, password: $("password").value }),
+    });
+    const body = await response.json().catch(() => null);
+    if (response.status !== 200 || !body) {
+      $("login-error").textContent = (body && body.error) || "Sign-in failed";
+      return;
+    }
+    sessionStorage.setItem(TOKEN_KEY, body.data.token);
+    $("password").value = "";
+    start();
+  });
+  $("sign-out").addEventListener("click", () => { sessionStorage.removeItem(TOKEN_KEY); showLogin(""); });
+  $("window").addEventListener("change", start);
+  start();
+})();

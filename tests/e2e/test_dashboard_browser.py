@@ -1,0 +1,150 @@
+"""Browser test: a real server under load, /dashboard in headless Chromium (Playwright),
+sign-in as an admin, charts update live and show v3 and v4 series; screenshot saved."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import sync_playwright
+
+from tests.support import DEFAULT_PASSWORD, Factory, make_settings, running_app
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "artifacts"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+]
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def make_admin(url: str) -> str:
+    from bistro.app import create_app
+
+    async def _make() -> str:
+        app = create_app(make_settings(url))
+        async with running_app(app):
+            return (await Factory(app).user(role="admin")).email
+
+    return asyncio.run(_make())
+
+
+@pytest.fixture
+def server(sqlite_url: str) -> Iterator[tuple[str, str]]:
+    email = make_admin(sqlite_url)
+    port = free_port()
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(ROOT / "src"),
+        BISTRO_DATABASE_URL=sqlite_url,
+        BISTRO_MONITORING_FLUSH_INTERVAL="1",
+        BISTRO_LOG_LEVEL="warning",
+        BISTRO_DEMO="false",
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "bistro.app:create_app", "--factory",
+         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.2)
+        yield base, email
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def load(base: str, stop: threading.Event) -> None:
+    """Steady traffic on both versions (v3 answers 404 where its routes are not built)."""
+    with httpx.Client(base_url=base, timeout=5) as client:
+        while not stop.is_set():
+            client.get("/api/v4/restaurants?limit=5")
+            client.get("/api/v4/restaurants/999999")
+            client.get("/api/v3/restaurants?limit=5")
+            time.sleep(0.01)
+
+
+def series_points(page: object, canvas_id: str) -> dict[str, int]:
+    raw = page.eval_on_selector(f"#{canvas_id}", "c => c.dataset.seriesPoints || '{}'")  # type: ignore[attr-defined]
+    return dict(json.loads(raw))
+
+
+def test_dashboard_draws_live_v3_and_v4_charts(server: tuple[str, str]) -> None:
+    base, email = server
+    stop = threading.Event()
+    loader = threading.Thread(target=load, args=(base, stop), daemon=True)
+    loader.start()
+    ARTIFACTS.mkdir(exist_ok=True)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 1500})
+            page.goto(f"{base}/dashboard")
+            # Not in demo mode: the page asks an admin to sign in.
+            page.wait_for_selector("#login:not([hidden])", timeout=15_000)
+            page.fill("#email", email)
+            page.fill("#password", DEFAULT_PASSWORD)
+            page.click("#login-form button[type=submit]")
+            page.wait_for_selector("#main:not([hidden])", timeout=15_000)
+            # Wait for flushed traffic of both versions to reach the charts.
+            page.wait_for_function(
+                """() => {
+                    const c = document.getElementById('chart-throughput');
+                    const pts = JSON.parse(c.dataset.seriesPoints || '{}');
+                    return pts.v3 > 0 && pts.v4 > 0;
+                }""",
+                timeout=30_000,
+            )
+            first = int(page.eval_on_selector("#chart-throughput", "c => c.dataset.updates"))
+            before = page.eval_on_selector("#summary", "e => e.innerText")
+            # Live: the charts redraw with new numbers on the next polls.
+            page.wait_for_function(
+                f"() => Number(document.getElementById('chart-throughput').dataset.updates) "
+                f">= {first + 2}",
+                timeout=20_000,
+            )
+            after = page.eval_on_selector("#summary", "e => e.innerText")
+            assert after != before
+            assert page.eval_on_selector("#chart-throughput", "c => c.dataset.series") == "v3,v4"
+            assert page.eval_on_selector("#chart-errors", "c => c.dataset.series") == "v3,v4"
+            v4_latency = series_points(page, "chart-latency-v4")
+            v3_latency = series_points(page, "chart-latency-v3")
+            assert v4_latency["v4 p95"] > 0 and v3_latency["v3 p95"] > 0
+            tiles = page.eval_on_selector_all(".tile", "ts => ts.map(t => t.dataset.version)")
+            assert tiles == ["v3", "v4"]
+            assert "No rollout controller yet." in page.inner_text("#decisions") or \
+                page.inner_text("#decisions")
+            page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+            browser.close()
+    finally:
+        stop.set()
+        loader.join(timeout=10)
+    assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000
