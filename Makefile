@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export BISTRO_TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
 export BISTRO_TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: install run test test-fast lint typecheck bench clean
+.PHONY: install run test test-tools test-fast lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,10 +22,15 @@ run: install
 	BISTRO_DEMO=true $(BIN)/bistro serve
 
 ## Set up everything and run the whole suite (SQLite, PostgreSQL, Redis, browser), lint and types
-test: install
+test: install test-tools
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/pytest -q -p no:cacheprovider
+
+## The browser test needs Debian's Chromium, the metrics tests promtool (CI runs as root).
+test-tools:
+	@command -v /usr/bin/chromium >/dev/null || apt-get install -y chromium
+	@command -v promtool >/dev/null || apt-get install -y prometheus
 
 test-fast: install
 	$(BIN)/pytest -q -x -m "not slow and not browser"

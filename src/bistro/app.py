@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         await cache.start()
         state.extras["cache"] = cache
         app.state.bistro = state
-        monitoring = Monitoring(settings, db, state.clock, recorder, exporter)
+        monitoring = Monitoring(settings, db, state.clock, recorder, exporter, cache=cache)
         state.extras[MONITORING_KEY] = monitoring
         await monitoring.start()
         try:

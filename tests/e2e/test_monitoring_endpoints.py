@@ -160,3 +160,26 @@ async def test_one_access_log_line_per_request(sqlite_url: str, capsys: object) 
         assert line["latency_ms"] > 0
     finally:
         configure_logging("console", "warning")
+
+
+async def test_cache_counters_reach_status_and_metrics(db_url: str) -> None:
+    """The app's real cache object (the v4 routes read through it): its L1 hits and misses
+    show up in the window summary and in /metrics."""
+    async with app_client(db_url, clock=FakeClock()) as (app, client):
+        monitoring: Monitoring = app.state.bistro.extras[STATE_KEY]
+        cache = app.state.bistro.extras["cache"]
+
+        async def load() -> bytes:
+            return b'{"id": 1}'
+
+        for _ in range(4):
+            assert await cache.get_or_load("restaurant:1", load, ttl=60) == b'{"id": 1}'
+        await monitoring.flush()
+        summary = await monitoring.pipeline.summary(300)
+        assert summary["cache"]["levels"]["l1"] == {"hits": 3, "misses": 1, "hit_rate": 0.75}
+        assert summary["cache"]["hit_rate"] == 0.75
+        assert summary["versions"]["v4"]["cache_hit_rate"] == 0.75
+        text_ = (await client.get("/metrics")).text
+        lookups = {(s["level"], s["result"]): v
+                   for s, v in samples(text_)["bistro_cache_lookups_total"]}
+        assert lookups == {("l1", "hit"): 3, ("l1", "miss"): 1}

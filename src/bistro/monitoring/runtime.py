@@ -15,6 +15,7 @@ from typing import Any
 import psutil
 import structlog
 
+from bistro.core.cache.two_level import Cache
 from bistro.core.clock import Clock
 from bistro.core.database import Database
 from bistro.core.settings import Settings
@@ -30,6 +31,20 @@ log = structlog.get_logger("bistro.monitoring")
 STATE_KEY = "monitoring"
 
 
+def cache_level_counts(cache: Cache) -> CacheCounts:
+    """Cumulative (hits, misses) per level from the cache's own counters. An L2 error or a
+    lookup skipped by the open breaker did not hit, so it counts as an L2 miss."""
+    stats = cache.stats
+
+    def counts() -> dict[str, tuple[int, int]]:
+        out = {"l1": (stats.l1_hits, stats.l1_misses)}
+        if cache.l2 is not None:
+            out["l2"] = (stats.l2_hits, stats.l2_misses + stats.l2_errors + stats.l2_skipped)
+        return out
+
+    return counts
+
+
 class Monitoring:
     def __init__(
         self,
@@ -39,14 +54,16 @@ class Monitoring:
         recorder: Recorder,
         exporter: PrometheusExporter,
         *,
+        cache: Cache | None = None,
         cache_counts: CacheCounts | None = None,
         sampler: ProcessSampler = sample_host,
         sleep: Sleep = asyncio.sleep,
         instance: str | None = None,
     ) -> None:
         self.settings = settings.monitoring
-        self.redis_url = settings.cache.redis_url
-        self.redis_timeout = settings.cache.redis_socket_timeout
+        self.cache = cache
+        if cache_counts is None and cache is not None:
+            cache_counts = cache_level_counts(cache)
         self.db = db
         self.clock = clock
         self.exporter = exporter
@@ -63,7 +80,6 @@ class Monitoring:
                                    sampler)
         self._process = psutil.Process()
         self._process.cpu_percent(interval=None)  # prime: the next call measures from here
-        self._redis: Any | None = None
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -71,13 +87,6 @@ class Monitoring:
         return self.pipeline.instance
 
     async def start(self, *, background: bool = True) -> None:
-        if self.redis_url:
-            import redis.asyncio as aioredis
-
-            self._redis = aioredis.from_url(
-                self.redis_url, socket_timeout=self.redis_timeout,
-                socket_connect_timeout=self.redis_timeout,
-            )
         self.notifier.start()
         if background and self.settings.enabled:
             self._task = asyncio.create_task(self._loop(), name="bistro-monitoring")
@@ -91,9 +100,6 @@ class Monitoring:
         with contextlib.suppress(Exception):
             await self.pipeline.flush()  # what this process saw since the last flush
         await self.notifier.stop()
-        if self._redis is not None:
-            with contextlib.suppress(Exception):
-                await self._redis.aclose()
 
     async def flush(self) -> bool:
         return await self.pipeline.flush()
@@ -121,7 +127,9 @@ class Monitoring:
             log.warning("health_window_query_failed", error=type(exc).__name__)
         components = {
             "database": await health.database_health(self.db),
-            "cache": await health.redis_health(self._redis, cache_hit_rate),
+            "cache": await health.redis_health(
+                self.cache.l2 if self.cache is not None else None, cache_hit_rate
+            ),
             "services": health.services_health(
                 self.settings.flush_interval, self.pipeline.last_flush_ok, self.clock.now(),
                 self.pipeline.consecutive_failures, self.notifier.queued,

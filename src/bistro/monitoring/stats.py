@@ -71,8 +71,8 @@ class Aggregate:
 def cache_summary(rows: Iterable[Any]) -> dict[str, Any]:
     """Hits and misses per level, and the share of lookups served by any level.
 
-    A lookup that misses L1 and hits L2 is an L1 miss and an L2 hit, so "served from cache"
-    is all hits over (all hits + the misses of the deepest level)."""
+    A lookup that misses L1 and hits L2 is an L1 miss and an L2 hit, so every lookup passes
+    the first level: "served from cache" is all hits over the first level's lookups."""
     levels: dict[str, list[int]] = {}
     for row in rows:
         counts = levels.setdefault(row.level, [0, 0])
@@ -85,8 +85,7 @@ def cache_summary(rows: Iterable[Any]) -> dict[str, Any]:
         out[level] = {"hits": hits, "misses": misses,
                       "hit_rate": round(hits / total, 6) if total else None}
     hits = sum(c[0] for c in levels.values())
-    deepest_misses = levels[max(levels)][1] if levels else 0
-    lookups = hits + deepest_misses
+    lookups = sum(levels[min(levels)]) if levels else 0
     return {"levels": out, "hit_rate": round(hits / lookups, 6) if lookups else None,
             "lookups": lookups}
 
