@@ -93,7 +93,7 @@ async def test_duplicate_is_409_and_others_are_403(
     assert r.json() == {
         "success": False,
         "status_code": 409,
-        "error": "You have already reviewed this restaurant",
+        "error": "You have already reviewed this restaurant; edit that review instead",
     }
 
     r = await client.put(f"{V3}/reviews/{review['id']}", headers=bob.headers, json={"rating": 1})

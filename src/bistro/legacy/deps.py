@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import Depends, Request
 
+from bistro.core.cache import flush_invalidations
 from bistro.core.deps import StateDep, bearer_token
 from bistro.core.errors import BadRequest, Forbidden, Unauthorized
 from bistro.core.security import token_digest
@@ -16,7 +17,11 @@ from bistro.users.service import Principal
 
 
 async def get_manager(request: Request) -> AsyncIterator[DatabaseManagerV3]:
-    """One connection and transaction per request: committed when the route returns."""
+    """One connection and transaction per request: committed when the route returns.
+
+    v3 has no cache of its own, but it writes the tables v4 caches: after the commit, the
+    tags its writes touched are invalidated in v4's cache, on every instance.
+    """
     engine = request.app.state.bistro.db.engine
     async with engine.connect() as conn:
         try:
@@ -25,6 +30,7 @@ async def get_manager(request: Request) -> AsyncIterator[DatabaseManagerV3]:
             await conn.rollback()
             raise
         await conn.commit()
+    await flush_invalidations(request)
 
 
 ManagerDep = Annotated[DatabaseManagerV3, Depends(get_manager, scope="function")]

@@ -34,7 +34,8 @@ _AGGREGATE = sql(
     "THEN (rating_sum + :ds) * 1.0 / (review_count + :dc) ELSE 0.0 END, "
     f"rating_score = (rating_sum + :ds + {PRIOR_MEAN * PRIOR_WEIGHT!r}) * 1.0 "
     f"/ (review_count + :dc + {PRIOR_WEIGHT}) "
-    "WHERE id = :rid"
+    ", updated_at = :now WHERE id = :rid",
+    binds={"now": UTC_DATETIME},
 )
 
 
@@ -108,7 +109,9 @@ class ReviewSQL(SQLBase):
             row = (await self.conn.execute(statement, params)).mappings().one()
         except IntegrityError as exc:  # a concurrent twin won the race
             raise _duplicate() from exc
-        await self.conn.execute(_AGGREGATE, {"dc": 1, "ds": rating, "rid": restaurant_id})
+        await self.conn.execute(
+            _AGGREGATE, {"dc": 1, "ds": rating, "rid": restaurant_id, "now": now}
+        )
         return review_out(row)
 
     async def update_review(
@@ -135,16 +138,21 @@ class ReviewSQL(SQLBase):
         delta = int(row["rating"]) - current["rating"]
         if delta:
             await self.conn.execute(
-                _AGGREGATE, {"dc": 0, "ds": delta, "rid": current["restaurant_id"]}
+                _AGGREGATE, {"dc": 0, "ds": delta, "rid": current["restaurant_id"], "now": now}
             )
         return review_out(row)
 
-    async def delete_review(self, review_id: int, actor_id: int, actor_is_admin: bool) -> None:
+    async def delete_review(
+        self, review_id: int, actor_id: int, actor_is_admin: bool, now: datetime
+    ) -> int:
+        """Delete the review; returns its restaurant's id."""
         current = await self._owned_review(review_id, actor_id, actor_is_admin)
         await self.conn.execute(sql("DELETE FROM reviews WHERE id = :id"), {"id": review_id})
         await self.conn.execute(
-            _AGGREGATE, {"dc": -1, "ds": -current["rating"], "rid": current["restaurant_id"]}
+            _AGGREGATE,
+            {"dc": -1, "ds": -current["rating"], "rid": current["restaurant_id"], "now": now},
         )
+        return int(current["restaurant_id"])
 
     async def _owned_review(
         self, review_id: int, actor_id: int, actor_is_admin: bool
@@ -160,4 +168,7 @@ class ReviewSQL(SQLBase):
 
 
 def _duplicate() -> Conflict:
-    return Conflict("You have already reviewed this restaurant", code="DUPLICATE_REVIEW")
+    return Conflict(
+        "You have already reviewed this restaurant; edit that review instead",
+        code="DUPLICATE_REVIEW",
+    )

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
+from bistro.core.cache import invalidate_after_commit, tags
 from bistro.core.deps import StateDep
 from bistro.core.errors import NotFound, error_responses
 from bistro.core.responses import JSONBytes, success
@@ -184,10 +185,11 @@ async def get_restaurant(restaurant_id: str, db: ManagerDep, state: StateDep) ->
     responses=error_responses(400, 401, 403, 413),
 )
 async def create_restaurant(
-    body: JSONBody, admin: V3Admin, db: ManagerDep, state: StateDep
+    request: Request, body: JSONBody, admin: V3Admin, db: ManagerDep, state: StateDep
 ) -> JSONBytes:
     values = _restaurant_fields(body, partial=False)
     created = await db.create_restaurant(values, state.clock.now())
+    invalidate_after_commit(request, *tags.restaurant_written())
     return success(_with_open_now(created, state), "Restaurant created", status_code=201)
 
 
@@ -197,21 +199,30 @@ async def create_restaurant(
     responses=error_responses(400, 401, 403, 404, 413),
 )
 async def update_restaurant(
-    restaurant_id: str, body: JSONBody, admin: V3Admin, db: ManagerDep, state: StateDep
+    request: Request,
+    restaurant_id: str,
+    body: JSONBody,
+    admin: V3Admin,
+    db: ManagerDep,
+    state: StateDep,
 ) -> JSONBytes:
     rid = p.as_id("restaurant_id", restaurant_id)
     changes = _restaurant_fields(body, partial=True)
     updated = await db.update_restaurant(rid, changes, state.clock.now())
     if updated is None:
         raise _not_found(rid)
+    invalidate_after_commit(request, *tags.restaurant_written(rid))
     return success(_with_open_now(updated, state), "Restaurant updated")
 
 
 @router.delete("/restaurants/{restaurant_id}", responses=error_responses(400, 401, 403, 404))
-async def delete_restaurant(restaurant_id: str, admin: V3Admin, db: ManagerDep) -> JSONBytes:
+async def delete_restaurant(
+    request: Request, restaurant_id: str, admin: V3Admin, db: ManagerDep
+) -> JSONBytes:
     rid = p.as_id("restaurant_id", restaurant_id)
     if not await db.delete_restaurant(rid):
         raise _not_found(rid)
+    invalidate_after_commit(request, *tags.restaurant_written(rid))
     return success(None, "Restaurant deleted")
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
+from bistro.core.cache import invalidate_after_commit, tags
 from bistro.core.deps import StateDep
-from bistro.core.errors import NotFound, error_responses
+from bistro.core.errors import BadRequest, NotFound, error_responses
 from bistro.core.responses import JSONBytes, success
 from bistro.legacy import params as p
 from bistro.legacy.deps import JSONBody, ManagerDep, V3User, json_body_doc
@@ -66,7 +67,9 @@ async def get_review(review_id: str, db: ManagerDep) -> JSONBytes:
     ),
     responses=error_responses(400, 401, 404, 409, 413),
 )
-async def create_review(body: JSONBody, user: V3User, db: ManagerDep, state: StateDep) -> JSONBytes:
+async def create_review(
+    request: Request, body: JSONBody, user: V3User, db: ManagerDep, state: StateDep
+) -> JSONBytes:
     for name in ("restaurant_id", "rating", "text"):
         if name not in body:
             raise p.bad(name, "is required")
@@ -77,6 +80,7 @@ async def create_review(body: JSONBody, user: V3User, db: ManagerDep, state: Sta
         p.as_text("text", body["text"], 1, MAX_TEXT),
         state.clock.now(),
     )
+    invalidate_after_commit(request, *tags.review_written(review["restaurant_id"], review["id"]))
     return success(review, "Review created", status_code=201)
 
 
@@ -86,6 +90,8 @@ def _review_changes(body: dict[str, Any]) -> dict[str, Any]:
         changes["rating"] = p.as_int("rating", body["rating"], 1, 5)
     if body.get("text") is not None:
         changes["text"] = p.as_text("text", body["text"], 1, MAX_TEXT)
+    if not changes:
+        raise BadRequest("Send rating and/or text")
     return changes
 
 
@@ -95,16 +101,23 @@ def _review_changes(body: dict[str, Any]) -> dict[str, Any]:
     responses=error_responses(400, 401, 403, 404, 413),
 )
 async def update_review(
-    review_id: str, body: JSONBody, user: V3User, db: ManagerDep, state: StateDep
+    request: Request,
+    review_id: str,
+    body: JSONBody,
+    user: V3User,
+    db: ManagerDep,
+    state: StateDep,
 ) -> JSONBytes:
     rid = p.as_id("review_id", review_id)
     review = await db.update_review(
         rid, user.id, user.is_admin, _review_changes(body), state.clock.now()
     )
+    invalidate_after_commit(request, *tags.review_written(review["restaurant_id"], rid))
     return success(review, "Review updated")
 
 
 @router.delete("/reviews/{review_id}", responses=error_responses(400, 401, 403, 404))
-async def delete_review(review_id: str, user: V3User, db: ManagerDep) -> JSONBytes:
-    await db.delete_review(p.as_id("review_id", review_id), user.id, user.is_admin)
+async def delete_review(review_id: str, user: V3User, db: ManagerDep, state: StateDep) -> JSONBytes:
+    rid = p.as_id("review_id", review_id)
+    await db.delete_review(rid, user.id, user.is_admin, state.clock.now())
     return success(None, "Review deleted")

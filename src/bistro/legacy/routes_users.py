@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
+from bistro.core.cache import invalidate_after_commit, tags
 from bistro.core.deps import StateDep, bearer_token
 from bistro.core.errors import Forbidden, NotFound, Unauthorized, error_responses
 from bistro.core.responses import JSONBytes, success
@@ -35,7 +36,7 @@ def _user_not_found(user_id: int) -> NotFound:
     ),
     responses=error_responses(400, 409, 413),
 )
-async def register(body: JSONBody, db: ManagerDep, state: StateDep) -> JSONBytes:
+async def register(request: Request, body: JSONBody, db: ManagerDep, state: StateDep) -> JSONBytes:
     email = p.as_text("email", body.get("email"), 3, 254).lower()
     if not _EMAIL.match(email):
         raise p.bad("email", "is not an email address")
@@ -43,6 +44,7 @@ async def register(body: JSONBody, db: ManagerDep, state: StateDep) -> JSONBytes
     display_name = p.as_text("display_name", body.get("display_name"), 1, 80)
     password_hash = await state.hashing.hash(password)
     user = await db.create_user(email, password_hash, display_name, state.clock.now())
+    invalidate_after_commit(request, *tags.user_written())
     return success(user_out(user, with_email=True), "Registered", status_code=201)
 
 
@@ -149,11 +151,14 @@ async def change_role(
 
 
 @router.delete("/admin/users/{user_id}", responses=error_responses(400, 401, 403, 404))
-async def delete_user(user_id: str, admin: V3Admin, db: ManagerDep) -> JSONBytes:
+async def delete_user(
+    request: Request, user_id: str, admin: V3Admin, db: ManagerDep, state: StateDep
+) -> JSONBytes:
     uid = p.as_id("user_id", user_id)
     if await db.get_user(uid) is None:
         raise _user_not_found(uid)
     if uid == admin.id:
         raise Forbidden("Admins cannot delete themselves", code="SELF_DELETION")
-    await db.delete_user(uid)
+    await db.delete_user(uid, state.clock.now())
+    invalidate_after_commit(request, *tags.user_deleted())
     return success(None, "User deleted")

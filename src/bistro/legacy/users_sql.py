@@ -121,7 +121,7 @@ class UserSQL(SQLBase):
         total = await self.conn.execute(sql("SELECT count(*) FROM users"))
         return items, int(total.scalar_one())
 
-    async def delete_user(self, user_id: int) -> None:
+    async def delete_user(self, user_id: int, now: datetime) -> None:
         """Delete a user and their reviews, taking their ratings out of the aggregates first."""
         # At most one review per (user, restaurant): two set-based UPDATEs, whatever the count.
         touched = "id IN (SELECT restaurant_id FROM reviews WHERE user_id = :uid)"
@@ -141,10 +141,11 @@ class UserSQL(SQLBase):
                 "rating_avg = CASE WHEN review_count > 0 "
                 "THEN rating_sum * 1.0 / review_count ELSE 0.0 END, "
                 f"rating_score = (rating_sum + {PRIOR_MEAN * PRIOR_WEIGHT!r}) * 1.0 "
-                f"/ (review_count + {PRIOR_WEIGHT}) "
-                f"WHERE {touched}"
+                f"/ (review_count + {PRIOR_WEIGHT}), updated_at = :now "
+                f"WHERE {touched}",
+                binds={"now": UTC_DATETIME},
             ),
-            {"uid": user_id},
+            {"uid": user_id, "now": now},
         )
         # Tokens and reviews go with the user (ON DELETE CASCADE).
         await self.conn.execute(sql("DELETE FROM users WHERE id = :id"), {"id": user_id})
