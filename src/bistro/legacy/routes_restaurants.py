@@ -189,7 +189,7 @@ async def create_restaurant(
 ) -> JSONBytes:
     values = _restaurant_fields(body, partial=False)
     created = await db.create_restaurant(values, state.clock.now())
-    invalidate_after_commit(request, *tags.restaurant_written())
+    invalidate_after_commit(request, *tags.restaurant_written(created["id"]))
     return success(_with_open_now(created, state), "Restaurant created", status_code=201)
 
 
@@ -222,7 +222,7 @@ async def delete_restaurant(
     rid = p.as_id("restaurant_id", restaurant_id)
     if not await db.delete_restaurant(rid):
         raise _not_found(rid)
-    invalidate_after_commit(request, *tags.restaurant_written(rid))
+    invalidate_after_commit(request, *tags.restaurant_written(rid, deleted=True))
     return success(None, "Restaurant deleted")
 
 

@@ -117,7 +117,10 @@ async def update_review(
 
 
 @router.delete("/reviews/{review_id}", responses=error_responses(400, 401, 403, 404))
-async def delete_review(review_id: str, user: V3User, db: ManagerDep, state: StateDep) -> JSONBytes:
+async def delete_review(
+    request: Request, review_id: str, user: V3User, db: ManagerDep, state: StateDep
+) -> JSONBytes:
     rid = p.as_id("review_id", review_id)
-    await db.delete_review(rid, user.id, user.is_admin, state.clock.now())
+    restaurant_id = await db.delete_review(rid, user.id, user.is_admin, state.clock.now())
+    invalidate_after_commit(request, *tags.review_written(restaurant_id, rid))
     return success(None, "Review deleted")
