@@ -52,6 +52,10 @@ ADMIN_URL = os.environ.get(
 SERVERS: dict[str, dict[str, str]] = {
     "uncached": {"BISTRO_CACHE_ENABLED": "false"},
     "cached": {"BISTRO_CACHE_ENABLED": "true"},
+    "cached_no_metrics": {
+        "BISTRO_CACHE_ENABLED": "true",
+        "BISTRO_MONITORING_REQUEST_METRICS": "false",
+    },
 }
 
 LIST_QUERIES = [
@@ -119,6 +123,23 @@ SCENARIOS: list[Scenario] = [
         baseline=Probe("v3 list", "cached", list_paths("/api/v3")),
         target=3.0,
         needs=["/api/v3/restaurants"],
+    ),
+    Scenario(
+        "metrics_overhead",
+        "(d) v4 GET /restaurants/{id}, warm cache: metrics middleware on / off",
+        subject=Probe(
+            "metrics on",
+            "cached",
+            detail_paths("/api/v4/restaurants", limit=100),
+            cache="hits",
+        ),
+        baseline=Probe(
+            "metrics off",
+            "cached_no_metrics",
+            detail_paths("/api/v4/restaurants", limit=100),
+            cache="hits",
+        ),
+        target=0.95,
     ),
 ]
 

@@ -121,7 +121,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.server.max_body_bytes)
     # Inside the request-id middleware (the access log carries the id), outside the body
     # limit (413s are counted); the stable-path router goes outside this one.
-    app.add_middleware(MetricsMiddleware, recorder=recorder,
-                       access_log=settings.monitoring.access_log)
+    if settings.monitoring.request_metrics:
+        app.add_middleware(MetricsMiddleware, recorder=recorder,
+                           access_log=settings.monitoring.access_log)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -72,6 +72,11 @@ def serve(
             # Once here, before the workers start, so they do not race to migrate and seed.
             run(ensure_reachable(settings.database.url))
             run(_demo_bootstrap(settings))
+    if workers > 1:
+        from bistro.monitoring.prom import prepare_multiprocess
+
+        # /metrics of any worker then merges every worker's counters.
+        prepare_multiprocess(workers)
     if database_url is not None:
         # Workers are separate processes: they read their settings from the environment.
         os.environ["BISTRO_DATABASE_URL"] = settings.database.url

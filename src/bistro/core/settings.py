@@ -104,7 +104,10 @@ class AuthSettings(_Section):
 class MonitoringSettings(_Section):
     model_config = SettingsConfigDict(env_prefix="BISTRO_MONITORING_", extra="ignore", frozen=True)
 
+    # The background flush/alert loop (tests drive it by hand with a fake clock).
     enabled: bool = True
+    # The per-request metrics middleware; off only to measure what it costs.
+    request_metrics: bool = True
     # Each process flushes its local counters to the shared store this often (seconds).
     flush_interval: float = Field(5.0, ge=0.5, le=60)
     retention_hours: float = Field(24.0, gt=0, le=24 * 90)

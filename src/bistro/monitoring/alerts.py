@@ -127,8 +127,11 @@ class AlertManager:
             async with self.db.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
         except Exception:
-            return False
-        return self.pipeline.consecutive_failures < 3
+            ok = False
+        else:
+            ok = self.pipeline.consecutive_failures < 3
+        self.pipeline.exporter.database_up.set(1 if ok else 0)
+        return ok
 
     async def evaluate(self) -> list[dict[str, Any]]:
         """Evaluate every rule once; returns the transitions this instance recorded."""

@@ -8,6 +8,7 @@ version comes from ``scope["bistro.api_version"]`` when the router set it, else 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
@@ -32,10 +33,11 @@ class MetricsMiddleware:
     ) -> None:
         self.app = app
         self.recorder = recorder
-        self.access_log = access_log
         self.timer = timer
-        # One logger per app, bound after the app configured logging (structlog caches it).
-        self.log = structlog.get_logger("bistro.access")
+        # One logger per app, bound after the app configured logging; when its level filters
+        # info out, the call is skipped altogether (building its arguments costs too).
+        self.log = structlog.get_logger("bistro.access").bind()
+        self.access_log = access_log and self.log.is_enabled_for(logging.INFO)
         # (route template, served version, status) -> series key: bounded by the route table.
         self._keys: dict[tuple[str, str | None, int], SeriesKey] = {}
 
@@ -78,7 +80,8 @@ class MetricsMiddleware:
     def _key(self, scope: Scope, status: int) -> SeriesKey:
         # FastAPI >= 0.16x keeps the route as declared (without the include prefix) in
         # scope["route"] and the full template in scope["effective_route_context"].
-        template = getattr(scope.get("effective_route_context"), "path", None) or getattr(
+        context = scope.get("effective_route_context")
+        template = context.path if context is not None else getattr(
             scope.get("route"), "path", None
         )
         served = scope.get(API_VERSION_KEY)

@@ -11,6 +11,7 @@ merges every worker's files.
 from __future__ import annotations
 
 import os
+import tempfile
 from bisect import bisect_left
 from typing import Any
 
@@ -18,6 +19,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     ProcessCollector,
     generate_latest,
@@ -29,6 +31,19 @@ from bistro.monitoring.recorder import Series, SeriesKey
 
 BOUNDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _BOUNDS_US = [round(b * 1_000_000) for b in BOUNDS]
+
+
+def prepare_multiprocess(workers: int) -> str | None:
+    """Before uvicorn forks several workers: give them one shared, empty directory for
+    prometheus_client's multiprocess files (unless the operator chose one)."""
+    if workers <= 1:
+        return None
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        directory = tempfile.mkdtemp(prefix="bistro-prometheus-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    os.makedirs(directory, exist_ok=True)
+    return directory
 
 
 def prom_bucket(index: int) -> int:
@@ -61,6 +76,10 @@ class PrometheusExporter:
         self.cache_lookups = Counter(
             "bistro_cache_lookups", "Cache lookups by level and result (hit or miss).",
             ["level", "result"], registry=self.registry,
+        )
+        self.database_up = Gauge(
+            "bistro_database_up", "1 when this process's last database probe succeeded.",
+            registry=self.registry, multiprocess_mode="livemin",
         )
         self._children: dict[SeriesKey, tuple[Any, Any, Any]] = {}
         self._prom_index: dict[int, int] = {}

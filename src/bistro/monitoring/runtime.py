@@ -136,6 +136,9 @@ class Monitoring:
             ),
             "process": health.process_health(self._process),
         }
+        self.exporter.database_up.set(
+            0 if components["database"]["status"] == health.UNHEALTHY else 1
+        )
         overall = health.worst([c["status"] for c in components.values()])
         return {"status": overall, "instance": self.instance, "checked_at": self.clock.now(),
                 "components": components}
