@@ -14,6 +14,7 @@ import pytest
 from bistro.core.clock import FakeClock
 from bistro.core.settings import MonitoringSettings
 from bistro.monitoring.runtime import STATE_KEY, Monitoring
+from bistro.monitoring.sections import alerts_section
 from tests.support import Factory, app_client
 
 V4_KEY = ("v4", "restaurants", "/restaurants", "2xx")
@@ -181,5 +182,5 @@ async def test_database_failure_alert_is_local_then_recorded(db_url: str) -> Non
         resolved = await monitoring.alerts.evaluate()
         assert [e["state"] for e in resolved] == ["resolved"]
         async with app.state.bistro.db.unit_of_work() as session:
-            history = await monitoring.alerts.history(session)
+            history = (await alerts_section(session))["recent"]
         assert [e["state"] for e in history] == ["resolved", "firing"]

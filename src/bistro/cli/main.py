@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bistro.cli import db, seed, serve, users
+from bistro.cli import db, monitoring, seed, serve, users
 
 app = typer.Typer(
     name="bistro",
@@ -18,6 +18,7 @@ app.command("serve")(serve.serve)
 app.command("seed")(seed.seed)
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
+app.add_typer(monitoring.app, name="monitoring")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ from typing import Any
 import psutil
 import structlog
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bistro.core.clock import Clock
 from bistro.core.database import Database
@@ -194,15 +193,3 @@ class AlertManager:
         log.warning("alert", **{k: v for k, v in alert.items() if k != "message"},
                     detail=event["message"])
         self.notifier.notify({"text": text_, "alert": alert})
-
-    async def active(self, session: AsyncSession) -> list[dict[str, Any]]:
-        rows = await AlertRepository(session).firing()
-        return [{"key": r.key, "rule": r.rule, "subject": r.subject, "value": r.value,
-                 "threshold": r.threshold, "message": r.message, "since": r.since}
-                for r in rows]
-
-    async def history(self, session: AsyncSession, limit: int = 50) -> list[dict[str, Any]]:
-        rows = await AlertRepository(session).history(limit)
-        return [{"key": r.key, "rule": r.rule, "subject": r.subject, "state": r.state,
-                 "value": r.value, "threshold": r.threshold, "message": r.message, "at": r.at}
-                for r in rows]

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import FileResponse, Response
 
 from bistro.core.deps import OptionalUser, SessionDep
 from bistro.core.errors import Forbidden, Unauthorized, error_responses
 from bistro.core.responses import JSONBytes, dumps, success
 from bistro.monitoring.runtime import STATE_KEY, Monitoring
+from bistro.monitoring.sections import alerts_section
 from bistro.monitoring.stats import parse_window
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -41,20 +41,6 @@ async def monitoring_viewer(request: Request, principal: OptionalUser) -> None:
 
 Viewer = Depends(monitoring_viewer)
 WindowQuery = Annotated[str, Query(max_length=16, description="e.g. 30s, 5m, 1h")]
-
-
-async def metrics_section(
-    monitoring: Monitoring, session: AsyncSession, seconds: int
-) -> dict[str, Any]:
-    """Per version and group over the window, every instance merged (for status views)."""
-    return await monitoring.pipeline.summary(seconds, session)
-
-
-async def alerts_section(
-    monitoring: Monitoring, session: AsyncSession, history: int = 20
-) -> dict[str, Any]:
-    return {"active": await monitoring.alerts.active(session),
-            "recent": await monitoring.alerts.history(session, history)}
 
 
 @router.get("/metrics", summary="Prometheus metrics (text exposition format)",
@@ -90,7 +76,7 @@ async def migration_monitoring(
         step = max(math.ceil(monitoring.settings.flush_interval), math.ceil(seconds / 60))
     step = min(step, seconds)
     data = await monitoring.pipeline.summary_and_series(seconds, step, session)
-    data["alerts"] = await alerts_section(monitoring, session)
+    data["alerts"] = await alerts_section(session)
     data["instance"] = monitoring.instance
     return success(data)
 
@@ -101,7 +87,7 @@ async def migration_alerts(
     monitoring: MonitoringDep, session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> JSONBytes:
-    return success(await alerts_section(monitoring, session, limit))
+    return success(await alerts_section(session, limit))
 
 
 @router.get("/dashboard", summary="Live migration dashboard (HTML)", response_class=FileResponse)

@@ -1,0 +1,81 @@
+"""The monitoring parts of a status report, for the HTTP status view and the CLI alike.
+
+``metrics_section`` and ``alerts_section`` read only the shared store (every instance's
+flushed buckets), so they need no running app: the CLI calls them with its own session.
+``render_metrics`` and ``render_alerts`` are their human renderings (rich).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bistro.core.clock import Clock
+from bistro.monitoring.repository import AlertRepository, MetricsRepository
+from bistro.monitoring.stats import window_summary
+
+
+async def metrics_section(session: AsyncSession, clock: Clock, seconds: int) -> dict[str, Any]:
+    """Per version and group over the last ``seconds``, every instance merged."""
+    until = clock.now() + timedelta(microseconds=1)
+    since = until - timedelta(seconds=seconds)
+    repo = MetricsRepository(session)
+    return window_summary(
+        await repo.request_rows(since, until), await repo.cache_rows(since, until),
+        seconds, since, until,
+    )
+
+
+async def alerts_section(session: AsyncSession, history: int = 20) -> dict[str, Any]:
+    repo = AlertRepository(session)
+    active = [
+        {"key": r.key, "rule": r.rule, "subject": r.subject, "value": r.value,
+         "threshold": r.threshold, "message": r.message, "since": r.since}
+        for r in await repo.firing()
+    ]
+    recent = [
+        {"key": r.key, "rule": r.rule, "subject": r.subject, "state": r.state, "value": r.value,
+         "threshold": r.threshold, "message": r.message, "at": r.at}
+        for r in await repo.history(history)
+    ]
+    return {"active": active, "recent": recent}
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.2f}%"
+
+
+def render_metrics(console: Console, metrics: dict[str, Any]) -> None:
+    table = Table(
+        title=f"Last {metrics['window_seconds']} s, all instances (latency in ms)",
+        title_justify="left", box=None, padding=(0, 1),
+    )
+    for column in ("ver", "group", "req", "rps", "5xx", "avg", "p50", "p95", "p99", "cache"):
+        table.add_column(column, justify="left" if column in ("ver", "group") else "right",
+                         no_wrap=True)
+    for version, entry in metrics["versions"].items():
+        for group, data in [("all", entry), *entry["groups"].items()]:
+            latency = data["latency_ms"]
+            table.add_row(
+                version, group, str(data["requests"]), f"{data['rps']:.2f}",
+                _pct(data["error_rate"]), _ms(latency["avg"]), _ms(latency["p50"]),
+                _ms(latency["p95"]), _ms(latency["p99"]),
+                _pct(entry.get("cache_hit_rate")) if group == "all" else "",
+            )
+    console.print(table)
+
+
+def render_alerts(console: Console, alerts: dict[str, Any]) -> None:
+    if not alerts["active"]:
+        console.print("Alerts: none firing", highlight=False)
+    for alert in alerts["active"]:
+        console.print(f"[bold red]FIRING[/] {alert['rule']} ({alert['subject']}): "
+                      f"{alert['message']} since {alert['since']:%Y-%m-%d %H:%M:%S}Z")
