@@ -106,3 +106,10 @@ def test_equirectangular_distance_and_box() -> None:
     for bad in ("38.7", "a,b", "91,0", "0,181", "nan,0", "1,2,3"):
         with pytest.raises(ValueError):
             parse_near(bad)
+
+
+def test_normalise_tolerates_hours_written_around_the_api() -> None:
+    assert normalise_hours(["not", "a", "map"]) == CLOSED
+    assert normalise_hours({"mon": "09-17", "tue": [["09:00", "17:00"], 5]}) == CLOSED | {
+        "tue": [["09:00", "17:00"]]
+    }

@@ -18,7 +18,7 @@ class Page:
         return {"total": total, "limit": self.limit, "offset": self.offset}
 
 
-def page_params(
+async def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size (max 50)")] = 20,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip")] = 0,
 ) -> Page:

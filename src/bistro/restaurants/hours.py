@@ -75,10 +75,22 @@ def validate_hours(value: Any) -> Hours:
     return result
 
 
-def normalise_hours(value: Mapping[str, Any] | None) -> Hours:
-    """Stored hours as the API shows them: every day present, in order (missing = closed)."""
-    value = value or {}
-    return {day: [list(pair) for pair in value.get(day) or []] for day in DAYS}
+def normalise_hours(value: Any) -> Hours:
+    """Stored hours as the API shows them: every day present, in order (missing = closed).
+
+    Rows written around the API (seeds, SQL) are shown as best they can be, never a 500.
+    """
+    if not isinstance(value, Mapping):
+        value = {}
+    result: Hours = {}
+    for day in DAYS:
+        pairs = value.get(day)
+        result[day] = [
+            [str(p) for p in pair]
+            for pair in (pairs if isinstance(pairs, list | tuple) else [])
+            if isinstance(pair, list | tuple)
+        ]
+    return result
 
 
 def week_intervals(hours: Mapping[str, Any]) -> list[tuple[int, int]]:

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Integer,
     SmallInteger,
     String,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -33,6 +34,8 @@ class Restaurant(Base):
         CheckConstraint("review_count >= 0", name="review_count_nonneg"),
         Index("ix_restaurants_cuisine_score", "cuisine", "rating_score"),
         Index("ix_restaurants_city", "city"),
+        # The city filter is case-insensitive (migration 0004_v4_indexes).
+        Index("ix_restaurants_city_lower", text("lower(city)")),
         Index("ix_restaurants_price_level", "price_level"),
         Index("ix_restaurants_rating_score", "rating_score"),
         Index("ix_restaurants_rating_avg", "rating_avg"),

@@ -47,7 +47,7 @@ def _invalid(field: str, message: str) -> ValidationFailed:
     )
 
 
-def restaurant_query(
+async def restaurant_query(
     cuisine: Annotated[
         list[str] | None,
         Query(description="Repeatable, or comma-separated: cuisine=thai&cuisine=sushi,ramen"),
