@@ -72,24 +72,36 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
-async def get_restaurant_service(state: StateDep, session: SessionDep) -> RestaurantService:
+def build_restaurant_service(state: AppState, session: AsyncSession) -> RestaurantService:
     return RestaurantService(
         RestaurantRepository(session), state.clock, _zone(state.settings.server.timezone)
     )
+
+
+def build_review_service(state: AppState, session: AsyncSession) -> ReviewService:
+    return ReviewService(ReviewRepository(session), state.clock)
+
+
+def build_statistics_service(state: AppState, session: AsyncSession) -> StatisticsService:
+    return StatisticsService(StatisticsRepository(session))
+
+
+async def get_restaurant_service(state: StateDep, session: SessionDep) -> RestaurantService:
+    return build_restaurant_service(state, session)
 
 
 RestaurantServiceDep = Annotated[RestaurantService, Depends(get_restaurant_service)]
 
 
 async def get_review_service(state: StateDep, session: SessionDep) -> ReviewService:
-    return ReviewService(ReviewRepository(session), state.clock)
+    return build_review_service(state, session)
 
 
 ReviewServiceDep = Annotated[ReviewService, Depends(get_review_service)]
 
 
-async def get_statistics_service(session: SessionDep) -> StatisticsService:
-    return StatisticsService(StatisticsRepository(session))
+async def get_statistics_service(state: StateDep, session: SessionDep) -> StatisticsService:
+    return build_statistics_service(state, session)
 
 
 StatisticsServiceDep = Annotated[StatisticsService, Depends(get_statistics_service)]
@@ -156,22 +168,22 @@ class ServiceOpener(Generic[S]):
             yield self.build(self.state, session)
 
 
-def restaurant_reads(state: StateDep) -> ServiceOpener[RestaurantService]:
-    return ServiceOpener(state, get_restaurant_service)
+async def restaurant_reads(state: StateDep) -> ServiceOpener[RestaurantService]:
+    return ServiceOpener(state, build_restaurant_service)
 
 
 RestaurantReadsDep = Annotated[ServiceOpener[RestaurantService], Depends(restaurant_reads)]
 
 
-def review_reads(state: StateDep) -> ServiceOpener[ReviewService]:
-    return ServiceOpener(state, get_review_service)
+async def review_reads(state: StateDep) -> ServiceOpener[ReviewService]:
+    return ServiceOpener(state, build_review_service)
 
 
 ReviewReadsDep = Annotated[ServiceOpener[ReviewService], Depends(review_reads)]
 
 
-def statistics_reads(state: StateDep) -> ServiceOpener[StatisticsService]:
-    return ServiceOpener(state, lambda _state, session: get_statistics_service(session))
+async def statistics_reads(state: StateDep) -> ServiceOpener[StatisticsService]:
+    return ServiceOpener(state, build_statistics_service)
 
 
 StatisticsReadsDep = Annotated[ServiceOpener[StatisticsService], Depends(statistics_reads)]
