@@ -8,6 +8,7 @@ import pytest
 from fastapi import FastAPI
 
 from tests.support import (
+    REDIS_URL,
     Factory,
     app_client,
     drop_postgres_database,
@@ -61,8 +62,12 @@ def postgres_url(_database_urls: dict[str, str]) -> str:
 
 
 @pytest.fixture
-async def app_and_client(db_url: str) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    async with app_client(db_url) as pair:
+async def app_and_client(
+    backend: str, db_url: str
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    # The v4 cache runs L1-only on SQLite and L1 + Redis L2 on PostgreSQL (as in production),
+    # so every API test covers both cache set-ups without running twice.
+    async with app_client(db_url, REDIS_URL if backend == "postgres" else None) as pair:
         yield pair
 
 

@@ -18,6 +18,7 @@ import asyncpg
 import httpx
 from argon2 import PasswordHasher, Type
 from fastapi import FastAPI
+from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -131,16 +132,38 @@ def make_settings(
     url: str,
     redis_url: str | None = None,
     monitoring: MonitoringSettings | None = None,
+    *,
+    cache_prefix: str | None = None,
     **server: Any,
 ) -> Settings:
+    """Settings for a test app. With Redis, keys go under ``cache_prefix`` (a fresh one by
+    default: ids restart in every test, so one test must never read another's entries)."""
+    cache = CacheSettings(  # type: ignore[call-arg]
+        BISTRO_REDIS_URL=redis_url, key_prefix=cache_prefix or new_cache_prefix()
+    )
     return Settings(
         server=ServerSettings(log_format="console", log_level="warning", **server),
         database=DatabaseSettings(url=url),
-        cache=CacheSettings(BISTRO_REDIS_URL=redis_url),  # type: ignore[call-arg]
+        cache=cache,
         auth=AuthSettings(),
         # The background flush loop stays off in tests: they flush by hand with a fake clock.
         monitoring=monitoring or MonitoringSettings(enabled=False),
     )
+
+
+def new_cache_prefix() -> str:
+    return f"bistro-test-{uuid.uuid4().hex[:12]}"
+
+
+async def drop_cache_keys(prefix: str) -> None:
+    """Delete a test's Redis keys (entries and generations)."""
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        keys = [k async for k in redis.scan_iter(match=f"{prefix}:*", count=1000)]
+        if keys:
+            await redis.delete(*keys)
+    finally:
+        await redis.aclose()
 
 
 @asynccontextmanager
@@ -156,11 +179,18 @@ async def app_client(
     monitoring: MonitoringSettings | None = None,
     **kwargs: Any,
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    app = create_app(make_settings(url, redis_url, monitoring), **kwargs)
-    async with running_app(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield app, client
+    settings = make_settings(url, redis_url, monitoring)
+    app = create_app(settings, **kwargs)
+    try:
+        async with running_app(app):
+            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://testserver"
+            ) as client:
+                yield app, client
+    finally:
+        if redis_url:
+            await drop_cache_keys(settings.cache.key_prefix)
 
 
 @dataclass
