@@ -47,6 +47,16 @@ def test_reload_cannot_run_several_workers() -> None:
     assert "cannot be combined with --workers > 1" in result.stderr
 
 
+def test_several_workers_without_redis_are_refused_with_the_reason() -> None:
+    # Without Redis the v4 cache could not tell the other workers about a write.
+    result = runner.invoke(app, ["serve", "--workers", "3"], env={"BISTRO_REDIS_URL": ""})
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "error: --workers 3 needs BISTRO_REDIS_URL: without Redis the v4 cache cannot tell "
+        "other workers about writes (or set BISTRO_CACHE_ENABLED=false)"
+    )
+
+
 def test_demo_mode_with_an_unreachable_database_fails_in_one_line() -> None:
     result = runner.invoke(
         app,

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
 from bistro.cli.common import EXIT_USAGE, cli_errors, ensure_reachable, fail, run
+from bistro.core.cache import multiworker_problem
 from bistro.core.settings import DatabaseSettings, Settings
 
 APP_FACTORY = "bistro.app:create_app"
@@ -68,6 +69,9 @@ def serve(
         workers = workers or settings.server.workers
         if reload and workers > 1:
             fail("--reload runs one process; it cannot be combined with --workers > 1", EXIT_USAGE)
+        problem = multiworker_problem(settings.cache, workers)
+        if problem is not None:
+            fail(problem, EXIT_USAGE)
         if settings.server.demo:
             # Once here, before the workers start, so they do not race to migrate and seed.
             run(ensure_reachable(settings.database.url))
