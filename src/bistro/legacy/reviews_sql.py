@@ -87,11 +87,11 @@ class ReviewSQL(SQLBase):
         self, user_id: int, restaurant_id: int, rating: int, text: str, now: datetime
     ) -> dict[str, Any]:
         exists = await self.conn.execute(
-            sql("SELECT 1 FROM restaurants WHERE id = :id" + self.for_update()),
+            sql("SELECT 1 FROM restaurants WHERE id = :id"),
             {"id": restaurant_id},
         )
         if exists.first() is None:
-            raise NotFound(f"Restaurant {restaurant_id} not found", code="RESTAURANT_NOT_FOUND")
+            raise _restaurant_missing(restaurant_id)
         duplicate = await self.conn.execute(
             sql("SELECT 1 FROM reviews WHERE user_id = :uid AND restaurant_id = :rid"),
             {"uid": user_id, "rid": restaurant_id},
@@ -107,8 +107,11 @@ class ReviewSQL(SQLBase):
         params = {"rid": restaurant_id, "uid": user_id, "rating": rating, "text": text, "now": now}
         try:
             row = (await self.conn.execute(statement, params)).mappings().one()
-        except IntegrityError as exc:  # a concurrent twin won the race
-            raise _duplicate() from exc
+        except IntegrityError as exc:
+            # A concurrent twin won the race (unique), or the restaurant just went (foreign key).
+            if "unique" in str(exc.orig).lower():
+                raise _duplicate() from exc
+            raise _restaurant_missing(restaurant_id) from exc
         await self.conn.execute(
             _AGGREGATE, {"dc": 1, "ds": rating, "rid": restaurant_id, "now": now}
         )
@@ -165,6 +168,10 @@ class ReviewSQL(SQLBase):
                 "Only the author or an admin may change this review", code="NOT_REVIEW_AUTHOR"
             )
         return current
+
+
+def _restaurant_missing(restaurant_id: int) -> NotFound:
+    return NotFound(f"Restaurant {restaurant_id} not found", code="RESTAURANT_NOT_FOUND")
 
 
 def _duplicate() -> Conflict:

@@ -123,6 +123,16 @@ class UserSQL(SQLBase):
 
     async def delete_user(self, user_id: int, now: datetime) -> None:
         """Delete a user and their reviews, taking their ratings out of the aggregates first."""
+        # Lock the user (a new review of theirs needs a key-share lock on it) and their reviews,
+        # so none is added or re-rated between these UPDATEs and the delete (PostgreSQL;
+        # SQLite has one writer at a time anyway).
+        lock = self.for_update()
+        await self.conn.execute(
+            sql("SELECT id FROM users WHERE id = :uid" + lock), {"uid": user_id}
+        )
+        await self.conn.execute(
+            sql("SELECT id FROM reviews WHERE user_id = :uid" + lock), {"uid": user_id}
+        )
         # At most one review per (user, restaurant): two set-based UPDATEs, whatever the count.
         touched = "id IN (SELECT restaurant_id FROM reviews WHERE user_id = :uid)"
         await self.conn.execute(
