@@ -19,7 +19,7 @@ import pytest
 from fastapi import FastAPI
 
 from bistro.core.clock import FakeClock
-from tests.support import Factory, UserHandle, app_client
+from tests.support import REDIS_URL, Factory, UserHandle, app_client
 
 V3, V4 = "/api/v3", "/api/v4"
 # A Wednesday, 12:30 UTC: lunch places are open, late-night ones are not.
@@ -114,9 +114,14 @@ class Pair:
 
 
 @pytest.fixture
-async def world(db_url: str) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient, FakeClock]]:
+async def world(
+    backend: str, db_url: str
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient, FakeClock]]:
+    # As the other API tests: v4's cache is L1-only on SQLite, L1 + Redis L2 on PostgreSQL.
     clock = FakeClock(START)
-    async with app_client(db_url, clock=clock) as (app, client):
+    redis_url = REDIS_URL if backend == "postgres" else None
+    async with app_client(db_url, redis_url, clock=clock) as (app, client):
+        assert (app.state.bistro.extras["cache"].l2 is not None) == (redis_url is not None)
         yield app, client, clock
 
 
