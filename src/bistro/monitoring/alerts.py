@@ -9,6 +9,7 @@ the transition and sends the notification.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -53,16 +54,16 @@ class Finding:
 
 def evaluate_rules(
     summary: dict[str, Any] | None, host: dict[str, float], db_ok: bool,
-    settings: MonitoringSettings, instance: str,
+    settings: MonitoringSettings, host_name: str,
 ) -> list[Finding]:
     s = settings
     findings = [
         Finding("database_connection", "primary", not db_ok, 0.0 if db_ok else 1.0, 1.0,
                 "database reachable" if db_ok else "database connection failed"),
-        Finding("high_cpu", instance, host["cpu_percent"] > s.alert_cpu_percent,
+        Finding("high_cpu", host_name, host["cpu_percent"] > s.alert_cpu_percent,
                 host["cpu_percent"], s.alert_cpu_percent,
                 f"CPU {host['cpu_percent']:.0f}% (threshold {s.alert_cpu_percent:.0f}%)"),
-        Finding("high_memory", instance, host["memory_percent"] > s.alert_memory_percent,
+        Finding("high_memory", host_name, host["memory_percent"] > s.alert_memory_percent,
                 host["memory_percent"], s.alert_memory_percent,
                 f"memory {host['memory_percent']:.0f}% (threshold "
                 f"{s.alert_memory_percent:.0f}%)"),
@@ -117,6 +118,9 @@ class AlertManager:
         self.pipeline = pipeline
         self.notifier = notifier
         self.sampler = sampler
+        # CPU and memory are the host's: every worker on a host shares one alert, and a
+        # restarted process finds (and can resolve) the alert its predecessor raised.
+        self.host_name = socket.gethostname()[:64]
         # The database rule cannot rely on the database to remember it is down.
         self._db_firing = False
         self._unrecorded: list[dict[str, Any]] = []
@@ -143,7 +147,7 @@ class AlertManager:
                 log.warning("alert_window_query_failed", error=type(exc).__name__)
                 db_ok = False
         findings = evaluate_rules(summary, self.sampler(), db_ok, self.settings,
-                                  self.pipeline.instance)
+                                  self.host_name)
         now = self.clock.now()
         transitions: list[dict[str, Any]] = []
         db_finding = findings[0]
