@@ -21,17 +21,27 @@ FORMAT_VERSION = "1"
 ALL = "*"
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
 def _normal(value: Any) -> Any:
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is list or kind is tuple:
+        return [_normal(v) for v in value]
+    if kind is dict:
+        return {str(k): _normal(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if kind is set or kind is frozenset:
+        return sorted((_normal(v) for v in value), key=repr)
     dump = getattr(value, "model_dump", None)
     if callable(dump):
         return _normal(dump(mode="json"))
     if isinstance(value, Mapping):
         return {str(k): _normal(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
-    if isinstance(value, set | frozenset):
-        return sorted((_normal(v) for v in value), key=repr)
     if isinstance(value, list | tuple):
         return [_normal(v) for v in value]
-    return value
+    return value  # dataclasses, datetimes, enums: orjson serialises them as they are
 
 
 def make_key(namespace: str, *args: Any, **kwargs: Any) -> str:
@@ -42,6 +52,9 @@ def make_key(namespace: str, *args: Any, **kwargs: Any) -> str:
         [[_normal(a) for a in args], _normal(kwargs)],
         option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS,
     )
+    if len(payload) <= 64:
+        # Short keys stay readable (JSON starts with '[', so never equal to a digest).
+        return f"{namespace}:{payload.decode()}"
     digest = hashlib.blake2b(payload, digest_size=16).hexdigest()
     return f"{namespace}:{digest}"
 

@@ -114,12 +114,12 @@ class Cache:
             if bypass:
                 self.stats.bypassed += 1
             return _body(await loader())
-        tags_t = normal_tags(tags)
         trusted = self.l1_trusted
         if trusted:
             body = self.l1.get(key)
             if body is not None:
                 return body
+        tags_t = normal_tags(tags)
         while True:
             flight = self._flights.get(key)
             if flight is None:
