@@ -37,7 +37,9 @@ class InvalidationSubscriber:
         timeout: float,
         reconnect_delay: float = 1.0,
         sleep: Sleep = asyncio.sleep,
+        warn: Callable[..., None] = log.warning,
     ) -> None:
+        self._warn = warn
         self.channel = channel
         self.on_message = on_message
         self.on_connected = on_connected
@@ -154,8 +156,8 @@ class InvalidationSubscriber:
         except (OSError, TimeoutError, RedisReplyError, ValueError) as exc:
             if sock is not None:
                 sock.close()
-            log.warning("cache.subscriber_connect_failed", error=repr(exc),
-                        host=self.host, port=self.port)
+            self._warn("cache.subscriber_connect_failed", error=repr(exc),
+                       host=self.host, port=self.port)
             self.outages += 1
             self._lost.set()
             return False

@@ -73,6 +73,8 @@ class Cache:
                 self._on_subscribed,
                 timeout=settings.redis_socket_timeout,
                 sleep=sleep,
+                # Retried every second while Redis is down: warn at most every 30 s.
+                warn=self.l2.warning.warn,
             )
 
     # -- lifecycle -----------------------------------------------------------------------
