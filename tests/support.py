@@ -51,6 +51,11 @@ TABLES: list[str] = [
     "auth_tokens",
     "restaurants",
     "users",
+    # migration control plane (emptied tables mean every flag at its default)
+    "migration_flag_audit",
+    "migration_flag_overrides",
+    "migration_flags",
+    "migration_flag_version",
 ]
 
 

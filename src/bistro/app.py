@@ -21,6 +21,9 @@ from bistro.core.security import PasswordHashing
 from bistro.core.settings import Settings, get_settings
 from bistro.core.state import AppState
 from bistro.legacy.router import router as v3_router
+from bistro.migration.api import router as migration_router
+from bistro.migration.router import StableRouter
+from bistro.migration.runtime import FlagRuntime
 from bistro.monitoring.middleware import MetricsMiddleware
 from bistro.monitoring.prom import PrometheusExporter
 from bistro.monitoring.recorder import Recorder
@@ -44,6 +47,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     # first request; the monitoring service that flushes it starts in the lifespan.
     recorder = Recorder()
     exporter = PrometheusExporter()
+    # Parses the API_V4_* pins now: a bad value stops start-up with a message naming it.
+    flags = FlagRuntime(settings.flags, clock=clock)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -61,6 +66,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         monitoring = Monitoring(settings, db, state.clock, recorder, exporter, cache=cache)
         state.extras[MONITORING_KEY] = monitoring
         await monitoring.start()
+        state.extras["flags"] = flags
+        await flags.start(db)
         try:
             if settings.server.demo:
                 from bistro.seed.demo import bootstrap_demo
@@ -70,6 +77,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         finally:
             await monitoring.stop()
             await cache.close()
+            await flags.stop()
             await db.dispose()
 
     app = FastAPI(
@@ -91,6 +99,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(statistics_v4_router, prefix=V4)
     app.include_router(monitoring_router)
     app.mount("/dashboard/static", StaticFiles(directory=STATIC_DIR), name="dashboard-static")
+    app.include_router(migration_router, prefix=V4)
 
     @app.get("/healthz", tags=["operations"], summary="The process is alive")
     async def healthz() -> JSONBytes:
@@ -124,5 +133,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     if settings.monitoring.request_metrics:
         app.add_middleware(MetricsMiddleware, recorder=recorder,
                            access_log=settings.monitoring.access_log)
+    # Outside the metrics: they see the rewritten path and the version the router chose.
+    app.add_middleware(StableRouter, runtime=flags)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -1,6 +1,7 @@
 """Every table, imported once so ``Base.metadata`` is complete (Alembic and tests use it)."""
 
 from bistro.core.database import Base
+from bistro.migration.models import FlagAudit, FlagOverride, FlagRow, FlagStateVersion
 from bistro.monitoring.models import AlertEvent, AlertState, CacheBucket, RequestBucket
 from bistro.restaurants.models import OpeningInterval, Restaurant
 from bistro.reviews.models import Review
@@ -12,6 +13,10 @@ __all__ = [
     "AuthToken",
     "Base",
     "CacheBucket",
+    "FlagAudit",
+    "FlagOverride",
+    "FlagRow",
+    "FlagStateVersion",
     "OpeningInterval",
     "RequestBucket",
     "Restaurant",

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bistro.core.cache import flush_invalidations
 from bistro.core.errors import Forbidden, Unauthorized
 from bistro.core.state import AppState
+from bistro.migration.runtime import FlagRuntime
 from bistro.restaurants.repository import RestaurantRepository
 from bistro.restaurants.service import RestaurantService
 from bistro.reviews.repository import ReviewRepository
@@ -35,6 +36,14 @@ async def get_state(request: Request) -> AppState:
 
 
 StateDep = Annotated[AppState, Depends(get_state)]
+
+
+def get_flag_runtime(state: StateDep) -> FlagRuntime:
+    runtime: FlagRuntime = state.extras["flags"]
+    return runtime
+
+
+FlagRuntimeDep = Annotated[FlagRuntime, Depends(get_flag_runtime)]
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

@@ -126,6 +126,20 @@ class MonitoringSettings(_Section):
     alert_webhook_timeout: float = Field(5.0, gt=0, le=60)
 
 
+class FlagSettings(_Section):
+    """The migration flags' runtime (the flags themselves live in the database and API_V4_*)."""
+
+    model_config = SettingsConfigDict(env_prefix="BISTRO_FLAGS_", extra="ignore", frozen=True)
+
+    # How often each instance checks the one-row change counter (propagation bound).
+    poll_interval: float = Field(0.25, ge=0.02, le=5)
+    # Bearer token digest -> user id, for choosing the router's subject without a query.
+    token_cache_ttl: float = Field(30.0, ge=0, le=3600)
+    token_cache_size: int = Field(10_000, ge=0, le=1_000_000)
+    # "Recent" stable-path traffic shown in status.
+    served_window_seconds: int = Field(300, ge=10, le=86_400)
+
+
 class Settings:
     """All sections together; build with :func:`get_settings` (cached) or directly in tests."""
 
@@ -136,12 +150,14 @@ class Settings:
         cache: CacheSettings | None = None,
         auth: AuthSettings | None = None,
         monitoring: MonitoringSettings | None = None,
+        flags: FlagSettings | None = None,
     ) -> None:
         self.server = server or ServerSettings()
         self.database = database or DatabaseSettings()
         self.cache = cache or CacheSettings()
         self.auth = auth or AuthSettings()
         self.monitoring = monitoring or MonitoringSettings()
+        self.flags = flags or FlagSettings()
 
 
 @lru_cache(maxsize=1)

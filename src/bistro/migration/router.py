@@ -1,0 +1,251 @@
+"""The stable path: ``/api/<path>`` served by v3 or v4, chosen per subject and endpoint group.
+
+A pure ASGI middleware. For ``/api/<path>`` (anything under ``/api/`` except ``/api/v3`` and
+``/api/v4``) it picks the version with ``api_v4_enabled AND api_v4_<group>`` for the request's
+subject, rewrites the scope path to ``/api/<version>/<path>`` and lets the app route it, so the
+stable path runs exactly the code ``/api/v3`` and ``/api/v4`` run. The response carries
+``X-API-Version``. The subject is the signed-in user id, else ``X-Client-ID``, else the
+``bistro_client_id`` cookie, which the first response sets when there is none.
+
+Sub-feature kill switches, on every request v4 serves (stable path or ``/api/v4``):
+- ``api_v4_cache`` off     -> ``scope["bistro.cache_bypass"] = True`` (the v4 cache skips itself);
+- ``api_v4_error_handling`` off -> ``scope["bistro.error_style"] = "v3"`` (core.handlers);
+- ``api_v4_validation`` off (stable path only) -> a request v4's stricter validation rejects
+  (422) is served by v3 instead, whose validation is v3's: v4 behaviour for everything v4
+  accepts, v3's answer for input only v3 accepts. Nothing is written by a 422, so the retry is
+  safe; the request body is replayed. ``/api/v4`` callers asked for v4 explicitly and keep its 422.
+"""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bistro.core.handlers import ERROR_STYLE_KEY
+from bistro.core.responses import error_body
+from bistro.migration.evaluation import evaluate
+from bistro.migration.flags import GROUP_FLAGS, SUB_FEATURE_FLAGS, Flag
+from bistro.migration.runtime import FlagRuntime
+from bistro.migration.subjects import (
+    bearer_token,
+    cookie_client_id,
+    new_client_id,
+    set_cookie_header,
+    valid_client_id,
+)
+
+VERSION_KEY = "bistro.api_version"
+GROUP_KEY = "bistro.api_group"
+REASON_KEY = "bistro.flag_reason"
+SUBJECT_KEY = "bistro.subject"
+STABLE_PATH_KEY = "bistro.stable_path"
+CACHE_BYPASS_KEY = "bistro.cache_bypass"
+
+_PASSTHROUGH_PREFIXES = ("/api/v3/", "/api/v4/migration/")
+
+
+def endpoint_group(rest: str) -> str | None:
+    """The endpoint group of a stable path (without ``/api/``), or None if it has none."""
+    head, _, tail = rest.partition("/")
+    if head in ("restaurants", "reviews", "statistics"):
+        return head
+    if head in ("auth", "users"):
+        return "users"
+    if head == "admin" and (tail == "users" or tail.startswith("users/")):
+        return "users"
+    return None
+
+
+class _Request:
+    """What the router reads from one request's headers, and the subject it settles on."""
+
+    __slots__ = ("authorization", "client_id", "cookie_to_set", "subject", "token")
+
+    def __init__(self, scope: Scope) -> None:
+        authorization = client = cookie = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                authorization = value
+            elif name == b"x-client-id":
+                client = value
+            elif name == b"cookie":
+                cookie = value if cookie is None else cookie + b"; " + value
+        self.token = bearer_token(authorization) if authorization else None
+        client_id = valid_client_id(client) if client else None
+        if client_id is None and cookie:
+            client_id = cookie_client_id(cookie)
+        self.client_id = client_id
+        self.cookie_to_set: str | None = None
+        self.subject: str | None = None
+        self.authorization = authorization
+
+    def ensure_client_id(self) -> str:
+        if self.client_id is None:
+            self.client_id = self.cookie_to_set = new_client_id()
+        return self.client_id
+
+
+class StableRouter:
+    def __init__(self, app: ASGIApp, runtime: FlagRuntime) -> None:
+        self.app = app
+        self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "") if scope["type"] == "http" else ""
+        if not path.startswith("/api/") or path.startswith(_PASSTHROUGH_PREFIXES):
+            if path.endswith("/auth/logout"):
+                await self._watch_logout(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
+            return
+        if path.startswith("/api/v4/"):
+            await self._direct_v4(scope, receive, send)
+            return
+        rest = path[5:]
+        if rest in ("v3", "v4"):
+            await self.app(scope, receive, send)
+            return
+        group = endpoint_group(rest)
+        if group is None:
+            await self._not_found(scope, send)
+            return
+        await self._stable(scope, receive, send, rest, group)
+
+    async def _subject(self, req: _Request, *, anonymous_cookie: bool) -> str | None:
+        """User id when the bearer token is live, else the client id (made up if allowed)."""
+        if req.token is not None:
+            user_id = await self.runtime.tokens.user_id(self.runtime.database(), req.token)
+            if user_id is not None:
+                return str(user_id)
+        if anonymous_cookie:
+            return req.ensure_client_id()
+        return req.client_id
+
+    async def _stable(
+        self, scope: Scope, receive: Receive, send: Send, rest: str, group: str
+    ) -> None:
+        snap = self.runtime.holder.snapshot
+        compiled = snap.compiled
+        group_flag = GROUP_FLAGS[group]
+        req = _Request(scope)
+        if req.token is None:
+            req.ensure_client_id()
+        needs_subject = not (
+            compiled[Flag.ENABLED].subject_free
+            and compiled[group_flag].subject_free
+            and all(compiled[f].subject_free for f in SUB_FEATURE_FLAGS)
+        )
+        subject = await self._subject(req, anonymous_cookie=True) if needs_subject else None
+        decision = evaluate(snap, Flag.ENABLED, subject)
+        if decision.v4:
+            decision = evaluate(snap, group_flag, subject)
+        version = decision.version.value
+        scope[STABLE_PATH_KEY] = scope["path"]
+        scope[GROUP_KEY] = group
+        scope[REASON_KEY] = decision.reason
+        scope[SUBJECT_KEY] = subject
+        _rewrite(scope, version, rest)
+        served = self.runtime.served
+        cookie = req.cookie_to_set
+        token = req.token if rest == "auth/logout" else None
+
+        async def send_tagged(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                served_by = scope[VERSION_KEY]
+                headers = [*message.get("headers", ()),
+                           (b"x-api-version", served_by.encode())]
+                if cookie is not None:
+                    headers.append(set_cookie_header(cookie))
+                message["headers"] = headers
+                served.record(served_by, group)
+                if token is not None and message["status"] == 200:
+                    self.runtime.tokens.forget(token)
+            await send(message)
+
+        if version == "v3":
+            await self.app(scope, receive, send_tagged)
+            return
+        self._sub_features(scope, subject)
+        if evaluate(snap, Flag.VALIDATION, subject).v4:
+            await self.app(scope, receive, send_tagged)
+        else:
+            await self._v4_with_v3_validation(scope, receive, send_tagged, rest)
+
+    def _sub_features(self, scope: Scope, subject: str | None) -> None:
+        snap = self.runtime.holder.snapshot
+        if not evaluate(snap, Flag.CACHE, subject).v4:
+            scope[CACHE_BYPASS_KEY] = True
+        if not evaluate(snap, Flag.ERROR_HANDLING, subject).v4:
+            scope[ERROR_STYLE_KEY] = "v3"
+
+    async def _direct_v4(self, scope: Scope, receive: Receive, send: Send) -> None:
+        compiled = self.runtime.holder.snapshot.compiled
+        subject = None
+        if not all(compiled[f].subject_free for f in (Flag.CACHE, Flag.ERROR_HANDLING)):
+            subject = await self._subject(_Request(scope), anonymous_cookie=False)
+        self._sub_features(scope, subject)
+        scope[VERSION_KEY] = "v4"
+        if scope["path"].endswith("/auth/logout"):
+            await self._watch_logout(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _v4_with_v3_validation(
+        self, scope: Scope, receive: Receive, send: Send, rest: str
+    ) -> None:
+        recorded: list[Message] = []
+        rejected = False
+
+        async def recording_receive() -> Message:
+            message = await receive()
+            recorded.append(message)
+            return message
+
+        async def unless_rejected(message: Message) -> None:
+            nonlocal rejected
+            if message["type"] == "http.response.start" and message["status"] == 422:
+                rejected = True
+            if not rejected:
+                await send(message)
+
+        await self.app(scope, recording_receive, unless_rejected)
+        if not rejected:
+            return
+        scope.pop(CACHE_BYPASS_KEY, None)
+        scope.pop(ERROR_STYLE_KEY, None)
+        scope[REASON_KEY] = "api_v4_validation off: v4 rejected the input, served by v3"
+        _rewrite(scope, "v3", rest)
+
+        async def replay() -> Message:
+            if recorded:
+                return recorded.pop(0)
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _watch_logout(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A successful logout drops the token from the subject cache at once."""
+        token = _Request(scope).token
+
+        async def send_watching(message: Message) -> None:
+            if (token is not None and message["type"] == "http.response.start"
+                    and message["status"] == 200):
+                self.runtime.tokens.forget(token)
+            await send(message)
+
+        await self.app(scope, receive, send_watching)
+
+    async def _not_found(self, scope: Scope, send: Send) -> None:
+        body = error_body(f"No route for {scope['method']} {scope['path']}", 404, "NOT_FOUND")
+        await send({"type": "http.response.start", "status": 404, "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ]})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _rewrite(scope: Scope, version: str, rest: str) -> None:
+    scope[VERSION_KEY] = version
+    scope["path"] = f"/api/{version}/{rest}"
+    raw = scope.get("raw_path")
+    if raw:
+        scope["raw_path"] = b"/api/" + version.encode() + b"/" + raw[5:]
