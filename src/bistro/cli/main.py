@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bistro.cli import db, monitoring, seed, serve, users
+from bistro.cli import db, flags, migration, monitoring, seed, serve, users
 
 app = typer.Typer(
     name="bistro",
@@ -19,6 +19,8 @@ app.command("seed")(seed.seed)
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
 app.add_typer(monitoring.app, name="monitoring")
+app.add_typer(migration.app, name="migration")
+app.add_typer(flags.app, name="flags")
 
 
 if __name__ == "__main__":

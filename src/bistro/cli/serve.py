@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
 from bistro.cli.common import EXIT_USAGE, cli_errors, ensure_reachable, fail, run
+from bistro.cli.flagcommon import env_pins
 from bistro.core.cache import multiworker_problem
 from bistro.core.settings import DatabaseSettings, Settings
 
@@ -64,6 +65,7 @@ def serve(
 
     with cli_errors():
         settings = check_settings(database_url)
+        env_pins()  # a bad API_V4_* value stops start-up here, naming the variable
         host = host or settings.server.host
         port = settings.server.port if port is None else port
         workers = workers or settings.server.workers

@@ -74,7 +74,7 @@ async def status(request: Request, ctl: ControlDep) -> JSONBytes:
 async def list_flags(ctl: ControlDep) -> JSONBytes:
     async with ctl.runtime.reading(ctl.session) as flags:
         states = await flags.states()
-    return success([flag_view(s, ctl.runtime, len(s.overrides)) for s in states.values()])
+    return success([flag_view(s, ctl.runtime.pins) for s in states.values()])
 
 
 @router.put("/flags/{name}", response_model=Envelope[dict[str, Any]], responses=ERRORS)
@@ -185,8 +185,11 @@ async def report(request: Request, ctl: ControlDep) -> JSONBytes:
 
 
 @router.post("/test", response_model=Envelope[dict[str, Any]], responses=ERRORS)
-async def endpoint_test(request: Request, admin: AdminUser) -> JSONBytes:
+async def endpoint_test(request: Request, ctl: ControlDep) -> JSONBytes:
     """Run ``migration test`` against this instance, in process, with the caller's token."""
+    # The checks are requests of their own: hand back this request's connection first
+    # (SQLite's pool has exactly one).
+    await ctl.session.close()
     token = (request.headers.get("authorization") or "").partition(" ")[2].strip()
     transport = httpx.ASGITransport(app=request.app)
     async with httpx.AsyncClient(transport=transport, base_url="http://bistro.local") as client:

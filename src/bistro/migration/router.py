@@ -113,7 +113,10 @@ class StableRouter:
     async def _subject(self, req: _Request, *, anonymous_cookie: bool) -> str | None:
         """User id when the bearer token is live, else the client id (made up if allowed)."""
         if req.token is not None:
-            user_id = await self.runtime.tokens.user_id(self.runtime.database(), req.token)
+            try:
+                user_id = await self.runtime.tokens.user_id(self.runtime.database(), req.token)
+            except Exception:  # database unreachable: route by client id; the route will answer
+                user_id = None
             if user_id is not None:
                 return str(user_id)
         if anonymous_cookie:

@@ -10,6 +10,7 @@ import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bistro.core.clock import Clock, SystemClock
@@ -22,6 +23,8 @@ from bistro.migration.snapshot.propagation import SnapshotHolder, VersionPoller
 from bistro.migration.store.repository import FlagRepository
 from bistro.migration.subjects import TokenSubjects
 from bistro.migration.traffic import ServedCounter
+
+log = structlog.get_logger("bistro.flags")
 
 
 class FlagRuntime:
@@ -46,7 +49,11 @@ class FlagRuntime:
 
     async def start(self, db: Database, *, poll: bool = True) -> None:
         self.db = db
-        await self.holder.reload(db)
+        try:
+            await self.holder.reload(db)
+        except Exception as exc:  # database down at start: serve the defaults (all v3 routing)
+            log.warning("flags_initial_load_failed", error=type(exc).__name__,
+                        detail=str(exc)[:200])
         self.poller = VersionPoller(self.holder, db, self.settings.poll_interval)
         if poll:
             self.poller.start()

@@ -15,6 +15,7 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bistro.migration.env import EnvPins
 from bistro.migration.evaluation import FlagState
 from bistro.migration.flags import DESCRIPTIONS, ROUTING_FLAGS, Flag
 from bistro.migration.runtime import FlagRuntime
@@ -34,9 +35,10 @@ class StatusContext:
 Section = Callable[[StatusContext], Awaitable[Any]]
 
 
-def flag_view(state: FlagState, runtime: FlagRuntime, overrides: int) -> dict[str, Any]:
+def flag_view(state: FlagState, env: EnvPins) -> dict[str, Any]:
     """One flag as status shows it: effective values and which source decided each."""
-    pins = runtime.pins.for_flag(state.flag)
+    pins = env.for_flag(state.flag)
+    overrides = len(state.overrides)
     db_source = "database" if state.from_database else "default"
     stage, percentage = state.stage.value, state.percentage
     stage_source = percentage_source = db_source
@@ -65,7 +67,7 @@ def flag_view(state: FlagState, runtime: FlagRuntime, overrides: int) -> dict[st
 async def flags_section(ctx: StatusContext) -> list[dict[str, Any]]:
     async with ctx.runtime.reading(ctx.session) as flags:
         states = await flags.states()
-    return [flag_view(states[flag], ctx.runtime, len(states[flag].overrides)) for flag in Flag]
+    return [flag_view(states[flag], ctx.runtime.pins) for flag in Flag]
 
 
 async def snapshot_section(ctx: StatusContext) -> dict[str, Any]:
