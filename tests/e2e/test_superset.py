@@ -19,6 +19,7 @@ import pytest
 from fastapi import FastAPI
 
 from bistro.core.clock import FakeClock
+from bistro.seed import SeedPlan, seed_database
 from tests.support import REDIS_URL, Factory, UserHandle, app_client
 
 V3, V4 = "/api/v3", "/api/v4"
@@ -262,6 +263,56 @@ async def test_reads_are_a_superset(world: tuple[FastAPI, httpx.AsyncClient, Fak
     await pair.same("GET", "/users/me", status=401)
     await pair.same("GET", "/users/me", headers={"Authorization": "Bearer nope"}, status=401)
     assert pair.compared > 200
+
+
+async def test_reads_on_seeded_demo_data_are_a_superset(
+    world: tuple[FastAPI, httpx.AsyncClient, FakeClock],
+) -> None:
+    """The same comparison on the ``bistro seed`` data set (its cities, cuisines, hours and
+    aggregates, written by the seed loader rather than through either API)."""
+    app, client, clock = world
+    report = await seed_database(
+        app.state.bistro.db.engine, SeedPlan(restaurants=300, reviews=3000, users=60, seed=11)
+    )
+    assert report.restaurants == 300
+    pair = Pair(client)
+    sample = (await pair.same("GET", "/restaurants", params={"sort": "newest", "limit": 50}))[
+        "data"
+    ]
+    first, other = sample[0], sample[17]
+    near = f"{first['latitude']},{first['longitude']}"
+    matrix: list[Any] = [
+        *RESTAURANT_PARAMS[:10],
+        {"cuisine": first["cuisine"]},
+        {"cuisine": f"{first['cuisine']},{other['cuisine']}", "sort": "review_count"},
+        {"city": first["city"].upper(), "sort": "name"},
+        {"city": other["city"], "min_rating": 3, "price_max": 3},
+        {"min_rating": 4.5, "limit": 50},
+        {"open_now": "true", "limit": 50},
+        {"near": near, "radius_km": 25, "sort": "distance", "limit": 50},
+        {"near": near, "radius_km": 500, "sort": "rating", "cuisine": other["cuisine"]},
+    ]
+    non_empty = 0
+    for moment in (0, 9 * 3600, 3 * 86400 + 2 * 3600):
+        clock.advance(moment)
+        for params in matrix:
+            body = await pair.same("GET", "/restaurants", params=params)
+            non_empty += bool(body["data"])
+        for item in sample[:12]:
+            await pair.same("GET", f"/restaurants/{item['id']}")
+    for q in (first["name"][:4], first["city"][:3].lower(), other["cuisine"], "a"):
+        for extra in ({}, {"sort": "name", "offset": 3}, {"sort": "review_count", "limit": 50}):
+            await pair.same("GET", "/restaurants/search", params={"q": q} | extra)
+    for params in REVIEW_PARAMS:
+        await pair.same("GET", "/reviews", params=params)
+    reviews = await pair.same("GET", "/reviews", params={"restaurant_id": first["id"]})
+    for review in reviews["data"][:5]:
+        await pair.same("GET", f"/reviews/{review['id']}")
+        await pair.same("GET", "/reviews", params={"user_id": review["user_id"]})
+    stats = await pair.same("GET", "/statistics")
+    assert stats["data"]["total_reviews"] == 3000
+    assert pair.compared > 100
+    assert non_empty >= len(matrix) * 3 - 6, non_empty  # the filters select real rows
 
 
 async def test_writes_are_twins(world: tuple[FastAPI, httpx.AsyncClient, FakeClock]) -> None:
