@@ -303,3 +303,23 @@ async def test_statistics(client: httpx.AsyncClient, factory: Factory) -> None:
     assert top["sushi"] == [
         {"id": sushi["id"], "name": "Sushi", "rating_avg": 3.0, "review_count": 1}
     ]
+
+
+async def test_nul_characters_are_4xx_never_500(
+    client: httpx.AsyncClient, factory: Factory
+) -> None:
+    """PostgreSQL refuses NUL in text: v3 says 400 first; v4 gets a 4xx from the shared
+    handler for database data errors (on SQLite the value is simply stored or matched)."""
+    admin = await factory.user("admin")
+    created = await create(client, admin)
+    requests: list[tuple[str, str, Any]] = [
+        ("GET", "/restaurants/search?q=%00", None),
+        ("GET", "/restaurants?city=a%00", None),
+        ("PUT", f"/restaurants/{created['id']}", {"name": "bad\u0000name"}),
+        ("POST", "/reviews", {"restaurant_id": created["id"], "rating": 3, "text": "a\u0000"}),
+    ]
+    for method, path, body in requests:
+        r3 = await client.request(method, V3 + path, json=body, headers=admin.headers)
+        assert r3.status_code == 400, (path, r3.text)
+        r4 = await client.request(method, "/api/v4" + path, json=body, headers=admin.headers)
+        assert r4.status_code < 500, (path, r4.text)

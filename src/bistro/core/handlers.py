@@ -12,6 +12,7 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bistro.core.errors import BistroError
@@ -87,6 +88,24 @@ async def http_error_handler(request: Request, exc: Exception) -> JSONBytes:
     return render_error(request, message, exc.status_code, code, headers=exc.headers)
 
 
+async def database_error_handler(request: Request, exc: Exception) -> JSONBytes:
+    """A value the database refuses as data (SQLSTATE class 22: a NUL character in text, a
+    number out of range...) came from the client: a 4xx, not a 500. Anything else is a 500."""
+    assert isinstance(exc, DBAPIError)
+    sqlstate = str(getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", "") or "")
+    if not sqlstate.startswith("22"):
+        return await unhandled_error_handler(request, exc)
+    status = 400 if error_style(request) == "v3" else 422
+    log.info("bad_value_for_database", path=request.url.path, sqlstate=sqlstate)
+    return render_error(
+        request,
+        "Invalid input: a value the database cannot store (for example a NUL character)",
+        status,
+        "INVALID_VALUE",
+        {"sqlstate": sqlstate},
+    )
+
+
 async def unhandled_error_handler(request: Request, exc: Exception) -> JSONBytes:
     log.exception("unhandled_error", path=request.url.path, error_type=type(exc).__name__)
     return render_error(request, "Internal server error", 500, "INTERNAL_ERROR")
@@ -96,4 +115,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(BistroError, bistro_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
+    app.add_exception_handler(DBAPIError, database_error_handler)
     app.add_exception_handler(Exception, unhandled_error_handler)

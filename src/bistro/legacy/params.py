@@ -64,6 +64,8 @@ def as_id(name: str, value: str) -> int:
 def as_text(name: str, value: Any, lo: int, hi: int, *, strip: bool = True) -> str:
     if not isinstance(value, str):
         raise bad(name, "must be a string")
+    if "\x00" in value:
+        raise bad(name, "must not contain NUL characters")
     text = value.strip() if strip else value
     if not lo <= len(text) <= hi:
         raise bad(name, f"must be {lo} to {hi} characters")
