@@ -31,6 +31,7 @@ from bistro.monitoring.router import STATIC_DIR
 from bistro.monitoring.router import router as monitoring_router
 from bistro.monitoring.runtime import STATE_KEY as MONITORING_KEY
 from bistro.monitoring.runtime import Monitoring
+from bistro.monitoring.sections import register_status_sections
 from bistro.restaurants.router import router as restaurants_v4_router
 from bistro.reviews.router import router as reviews_v4_router
 from bistro.statistics.router import router as statistics_v4_router
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(reviews_v4_router, prefix=V4)
     app.include_router(statistics_v4_router, prefix=V4)
     app.include_router(monitoring_router)
+    register_status_sections()
     app.mount("/dashboard/static", StaticFiles(directory=STATIC_DIR), name="dashboard-static")
     app.include_router(migration_router, prefix=V4)
 

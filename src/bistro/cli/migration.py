@@ -13,7 +13,16 @@ import httpx
 import orjson
 import typer
 
-from bistro.cli.common import EXIT_USAGE, DatabaseUrlOption, JsonOption, cli_errors, emit, fail
+from bistro.cli.common import (
+    EXIT_USAGE,
+    DatabaseUrlOption,
+    JsonOption,
+    cli_errors,
+    database_settings,
+    emit,
+    fail,
+    run,
+)
 from bistro.cli.flagcommon import (
     ActorOption,
     FlagOption,
@@ -64,20 +73,34 @@ def status(
     base_url: Annotated[str | None, typer.Option(
         "--base-url", help="Ask a running service instead (adds its live traffic shares).")] = None,
     token: TokenOption = None,
+    window: Annotated[str, typer.Option(
+        "--window", help="Metrics window: 30s, 5m, 1h (all instances).")] = "5m",
     database_url: DatabaseUrlOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Every flag: stage, percentage, which source decided them, overrides."""
+    """Every flag: stage, percentage, which source decided them, overrides; then traffic,
+    errors and latency per version and group over the window, and the firing alerts."""
+    from bistro.cli.monitoring import monitoring_report, render_report, window_seconds
+
     with cli_errors(database_url):
+        seconds = window_seconds(window)
         if base_url is not None:
-            data = _get_live(base_url, "/api/v4/migration/status", token)
+            data = _get_live(base_url, f"/api/v4/migration/status?window={window}", token)
             rows = data["flags"]
         else:
             pins = env_pins()
             rows = with_flags(database_url, lambda f: flags_payload(f, pins), write=False)
+            url = database_settings(database_url).url
             data = {"flags": rows, "stable_path_traffic":
-                    "served shares come from a running service: pass --base-url and --token"}
-    emit(data, json_output=json_output, human=flags_table(rows))
+                    "served shares come from a running service: pass --base-url and --token",
+                    **run(monitoring_report(url, seconds)),
+                    "rollout": {"controller": None, "state": "no rollout controller yet"}}
+
+    def human(console: Any) -> None:
+        flags_table(rows)(console)
+        render_report(data)(console)
+
+    emit(data, json_output=json_output, human=human)
 
 
 @app.command()

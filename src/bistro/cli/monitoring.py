@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import typer
@@ -41,22 +42,36 @@ def status(
     """Requests, rps, error rates, latency percentiles and cache hit rate per version and
     endpoint group over the window, and the firing alerts."""
     with cli_errors():
-        try:
-            seconds = parse_window(window)
-        except ValidationFailed as exc:
-            fail(f"invalid --window: {exc.message}", EXIT_USAGE)
+        seconds = window_seconds(window)
         url = database_settings(database_url).url
         run(ensure_reachable(url))
-        report = run(_report(url, seconds))
+        report = run(monitoring_report(url, seconds))
 
-    def human(console: Console) -> None:
-        render_metrics(console, report["metrics"])
-        render_alerts(console, report["alerts"])
-
-    emit(report, json_output=json_output, human=human)
+    emit(report, json_output=json_output, human=render_report(report))
 
 
-async def _report(url: str, seconds: int) -> dict[str, Any]:
+def window_seconds(window: str) -> int:
+    try:
+        return parse_window(window)
+    except ValidationFailed as exc:
+        fail(f"invalid --window: {exc.message}", EXIT_USAGE)
+
+
+def render_report(report: dict[str, Any]) -> Callable[[Console], None]:
+    """Metrics and alerts sections (skipped when absent or when a section failed)."""
+
+    def render(console: Console) -> None:
+        metrics, alerts = report.get("metrics"), report.get("alerts")
+        if isinstance(metrics, dict) and "versions" in metrics:
+            render_metrics(console, metrics)
+        if isinstance(alerts, dict) and "active" in alerts:
+            render_alerts(console, alerts)
+
+    return render
+
+
+async def monitoring_report(url: str, seconds: int) -> dict[str, Any]:
+    """The metrics and alerts status sections, read from the database at ``url``."""
     db = Database(database_settings(url))
     try:
         async with db.unit_of_work() as session:

@@ -30,6 +30,7 @@ from bistro.migration.runtime import FlagRuntime
 from bistro.migration.schemas import FlagUpdateIn, MigrationStepIn, OverrideIn, RollbackIn
 from bistro.migration.smoke import run_endpoint_checks
 from bistro.migration.status import StatusContext, build_status, flag_view
+from bistro.monitoring.stats import parse_window
 from bistro.users.service import Principal
 
 router = APIRouter(prefix="/migration", tags=["migration control plane"])
@@ -64,7 +65,12 @@ def _changed(changes: list[Any], message: str) -> JSONBytes:
 
 
 @router.get("/status", response_model=Envelope[dict[str, Any]], responses=ERRORS)
-async def status(request: Request, ctl: ControlDep) -> JSONBytes:
+async def status(
+    request: Request,
+    ctl: ControlDep,
+    window: Annotated[str, Query(max_length=16, description="Metrics window: 30s, 5m, 1h")] = "5m",
+) -> JSONBytes:
+    parse_window(window)  # a bad window is a 422 here, not an error inside a section
     ctx = StatusContext(ctl.runtime, ctl.session, {"app_state": request.app.state.bistro,
                                   "query": dict(request.query_params)})
     return success(await build_status(ctx))

@@ -12,8 +12,9 @@ from starlette.responses import FileResponse, Response
 from bistro.core.deps import OptionalUser, SessionDep
 from bistro.core.errors import Forbidden, Unauthorized, error_responses
 from bistro.core.responses import JSONBytes, dumps, success
+from bistro.migration.status import StatusContext, flags_section
 from bistro.monitoring.runtime import STATE_KEY, Monitoring
-from bistro.monitoring.sections import alerts_section
+from bistro.monitoring.sections import alerts_section, rollout_status_section
 from bistro.monitoring.stats import parse_window
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -66,6 +67,7 @@ async def migration_health(monitoring: MonitoringDep) -> JSONBytes:
     responses=error_responses(401, 403, 422),
 )
 async def migration_monitoring(
+    request: Request,
     monitoring: MonitoringDep,
     session: SessionDep,
     window: WindowQuery = "5m",
@@ -77,6 +79,12 @@ async def migration_monitoring(
     step = min(step, seconds)
     data = await monitoring.pipeline.summary_and_series(seconds, step, session)
     data["alerts"] = await alerts_section(session)
+    # The dashboard's flag and rollout panels (this route is viewable in demo mode too).
+    runtime = request.app.state.bistro.extras.get("flags")
+    if runtime is not None:
+        ctx = StatusContext(runtime, session, {"app_state": request.app.state.bistro})
+        data["flags"] = await flags_section(ctx)
+        data["rollout"] = await rollout_status_section(ctx)
     data["instance"] = monitoring.instance
     return success(data)
 

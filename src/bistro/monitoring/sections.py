@@ -15,8 +15,9 @@ from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bistro.core.clock import Clock
+from bistro.migration.status import STATUS_SECTIONS, StatusContext
 from bistro.monitoring.repository import AlertRepository, MetricsRepository
-from bistro.monitoring.stats import window_summary
+from bistro.monitoring.stats import parse_window, window_summary
 
 
 async def metrics_section(session: AsyncSession, clock: Clock, seconds: int) -> dict[str, Any]:
@@ -79,3 +80,50 @@ def render_alerts(console: Console, alerts: dict[str, Any]) -> None:
     for alert in alerts["active"]:
         console.print(f"[bold red]FIRING[/] {alert['rule']} ({alert['subject']}): "
                       f"{alert['message']} since {alert['since']:%Y-%m-%d %H:%M:%S}Z")
+
+
+# -- the migration status view (``GET /api/v4/migration/status``, ``bistro migration status``)
+
+DEFAULT_WINDOW = "5m"
+
+
+def status_window(ctx: StatusContext) -> int:
+    query = ctx.extras.get("query") or {}
+    return parse_window(str(query.get("window", DEFAULT_WINDOW)))
+
+
+async def _with_session(ctx: StatusContext, state: Any, work: Any) -> Any:
+    if ctx.session is not None:
+        return await work(ctx.session)
+    async with state.db.unit_of_work() as session:
+        return await work(session)
+
+
+async def metrics_status_section(ctx: StatusContext) -> dict[str, Any]:
+    state = ctx.extras["app_state"]
+    seconds = status_window(ctx)
+    return await _with_session(
+        ctx, state, lambda session: metrics_section(session, state.clock, seconds)
+    )
+
+
+async def alerts_status_section(ctx: StatusContext) -> dict[str, Any]:
+    state = ctx.extras["app_state"]
+    return await _with_session(ctx, state, alerts_section)
+
+
+async def rollout_status_section(ctx: StatusContext) -> dict[str, Any]:
+    # The rollout controller is a later feature; say so rather than invent a state.
+    return {"controller": None, "state": "no rollout controller yet", "decisions": []}
+
+
+def register_status_sections() -> None:
+    """Add the metrics, alerts and rollout parts to the migration status (once)."""
+    names = {name for name, _ in STATUS_SECTIONS}
+    for name, section in (
+        ("metrics", metrics_status_section),
+        ("alerts", alerts_status_section),
+        ("rollout", rollout_status_section),
+    ):
+        if name not in names:
+            STATUS_SECTIONS.append((name, section))

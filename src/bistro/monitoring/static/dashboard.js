@@ -111,42 +111,35 @@
     }
   }
 
-  function flagList(data) {
-    const flags = data && (data.flags || data.routing_flags);
+  function flagList(flags) {
     if (!flags) return [];
     const list = Array.isArray(flags) ? flags : Object.entries(flags).map(([name, f]) => ({ name, ...f }));
     return list.map((f) => ({
-      name: f.name || f.flag,
-      stage: f.stage && typeof f.stage === "object" ? f.stage.value : f.stage,
-      percentage: Number(f.percentage ?? f.rollout_percentage ?? (f.rollout && f.rollout.percentage) ?? 0),
+      name: f.name, stage: f.stage, routing: f.routing !== false,
+      percentage: Number(f.percentage || 0), source: f.source && f.source.percentage,
     })).filter((f) => f.name);
   }
 
-  function drawRollout(status) {
+  function drawRollout(data) {
     const note = $("rollout-note");
+    const flags = flagList(data.flags);
+    barChart($("chart-rollout"), flags.map((f) => ({
+      label: f.name.replace(/^api_v4_/, "v4 "), value: f.percentage,
+      color: f.routing ? (f.percentage >= 100 ? C.cache : C.v4) : "#8b98a5",
+      caption: f.percentage + "% · " + (f.stage || "?"),
+    })), 100);
+    note.textContent = data.flags === undefined
+      ? "Flag status is not available on this service."
+      : (flags.length ? "grey: sub-feature switches" : "No flags reported.");
     const decisions = $("decisions");
     decisions.innerHTML = "";
-    if (status.status !== 200 || !status.body) {
-      barChart($("chart-rollout"), [], 100);
-      note.textContent = status.status === 404
-        ? "Flag status is not available on this service yet."
-        : "Flag status could not be read (HTTP " + status.status + ").";
+    const rollout = data.rollout || {};
+    const items = rollout.decisions || [];
+    if (!rollout.controller) {
       decisions.appendChild(li("No rollout controller yet.", "muted"));
       return;
     }
-    const data = status.body.data || {};
-    const flags = flagList(data);
-    barChart($("chart-rollout"), flags.map((f) => ({
-      label: f.name, value: f.percentage, color: f.percentage >= 100 ? C.cache : C.v4,
-      caption: f.percentage + "% · " + (f.stage || "?"),
-    })), 100);
-    note.textContent = flags.length ? "" : "No flags reported.";
-    const controller = data.rollout || data.controller;
-    const items = controller && (controller.decisions || controller.recent_decisions);
-    if (!items || !items.length) {
-      decisions.appendChild(li(controller ? "No controller decisions yet." : "No rollout controller yet.", "muted"));
-      return;
-    }
+    if (!items.length) decisions.appendChild(li("No controller decisions yet.", "muted"));
     for (const d of items) {
       decisions.appendChild(li((d.at ? new Date(d.at).toLocaleTimeString() + " " : "") +
         (d.action || d.decision || "") + " " + (d.reason || d.message || ""), ""));
@@ -172,7 +165,7 @@
       drawSummary(data.versions);
       drawCharts(data);
       drawAlerts(data.alerts);
-      drawRollout(await getJSON("/api/v4/migration/status?window=" + windowValue));
+      drawRollout(data);
       polls += 1;
       document.body.dataset.polls = String(polls);
       $("status-line").textContent = "updated " + new Date().toLocaleTimeString() +
