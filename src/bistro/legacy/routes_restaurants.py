@@ -9,14 +9,15 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from bistro.core.cache import invalidate_after_commit, tags
 from bistro.core.deps import StateDep
-from bistro.core.errors import NotFound, error_responses
-from bistro.core.responses import JSONBytes, success
+from bistro.core.errors import NotFound
+from bistro.core.responses import Envelope, JSONBytes, success
 from bistro.core.state import AppState
 from bistro.legacy import params as p
 from bistro.legacy.deps import JSONBody, ManagerDep, V3Admin, json_body_doc
 from bistro.legacy.hours import HoursError, is_open, minute_of_week, parse_hours
 from bistro.legacy.manager import RestaurantQuery
 from bistro.legacy.restaurants_sql import ORDER_BY
+from bistro.legacy.schemas import V3Restaurant, V3RestaurantDetail, V3Statistics, v3_errors
 
 router = APIRouter(tags=["v3 (legacy)"])
 _SLUG = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
@@ -150,13 +151,19 @@ def _not_found(restaurant_id: int) -> NotFound:
     return NotFound(f"Restaurant {restaurant_id} not found", code="RESTAURANT_NOT_FOUND")
 
 
-@router.get("/restaurants", responses=error_responses(400, 401))
+@router.get(
+    "/restaurants", response_model=Envelope[list[V3Restaurant]], responses=v3_errors(400, 401)
+)
 async def list_restaurants(query: QueryDep, db: ManagerDep) -> JSONBytes:
     items, total = await db.list_restaurants(query)
     return success(items, meta={"total": total, "limit": query.limit, "offset": query.offset})
 
 
-@router.get("/restaurants/search", responses=error_responses(400, 401))
+@router.get(
+    "/restaurants/search",
+    response_model=Envelope[list[V3Restaurant]],
+    responses=v3_errors(400, 401),
+)
 async def search_restaurants(
     query: QueryDep,
     db: ManagerDep,
@@ -169,7 +176,11 @@ async def search_restaurants(
     return success(items, meta={"total": total, "limit": query.limit, "offset": query.offset})
 
 
-@router.get("/restaurants/{restaurant_id}", responses=error_responses(400, 401, 404))
+@router.get(
+    "/restaurants/{restaurant_id}",
+    response_model=Envelope[V3RestaurantDetail],
+    responses=v3_errors(400, 401, 404),
+)
 async def get_restaurant(restaurant_id: str, db: ManagerDep, state: StateDep) -> JSONBytes:
     rid = p.as_id("restaurant_id", restaurant_id)
     restaurant = await db.get_restaurant(rid)
@@ -180,9 +191,10 @@ async def get_restaurant(restaurant_id: str, db: ManagerDep, state: StateDep) ->
 
 @router.post(
     "/restaurants",
+    response_model=Envelope[V3RestaurantDetail],
     status_code=201,
     openapi_extra=_BODY_DOC,
-    responses=error_responses(400, 401, 403, 413),
+    responses=v3_errors(400, 401, 403, 413),
 )
 async def create_restaurant(
     request: Request, body: JSONBody, admin: V3Admin, db: ManagerDep, state: StateDep
@@ -195,8 +207,9 @@ async def create_restaurant(
 
 @router.put(
     "/restaurants/{restaurant_id}",
+    response_model=Envelope[V3RestaurantDetail],
     openapi_extra=_BODY_DOC,
-    responses=error_responses(400, 401, 403, 404, 413),
+    responses=v3_errors(400, 401, 403, 404, 413),
 )
 async def update_restaurant(
     request: Request,
@@ -215,7 +228,11 @@ async def update_restaurant(
     return success(_with_open_now(updated, state), "Restaurant updated")
 
 
-@router.delete("/restaurants/{restaurant_id}", responses=error_responses(400, 401, 403, 404))
+@router.delete(
+    "/restaurants/{restaurant_id}",
+    response_model=Envelope[None],
+    responses=v3_errors(400, 401, 403, 404),
+)
 async def delete_restaurant(
     request: Request, restaurant_id: str, admin: V3Admin, db: ManagerDep
 ) -> JSONBytes:
@@ -226,6 +243,6 @@ async def delete_restaurant(
     return success(None, "Restaurant deleted")
 
 
-@router.get("/statistics", responses=error_responses(401))
+@router.get("/statistics", response_model=Envelope[V3Statistics], responses=v3_errors(401))
 async def statistics(db: ManagerDep) -> JSONBytes:
     return success(await db.statistics())

@@ -8,11 +8,12 @@ from fastapi import APIRouter, Query, Request
 
 from bistro.core.cache import invalidate_after_commit, tags
 from bistro.core.deps import StateDep
-from bistro.core.errors import BadRequest, NotFound, error_responses
-from bistro.core.responses import JSONBytes, success
+from bistro.core.errors import BadRequest, NotFound
+from bistro.core.responses import Envelope, JSONBytes, success
 from bistro.legacy import params as p
 from bistro.legacy.deps import JSONBody, ManagerDep, V3User, json_body_doc
 from bistro.legacy.reviews_sql import REVIEW_ORDER
+from bistro.legacy.schemas import V3Review, v3_errors
 
 router = APIRouter(tags=["v3 (legacy)"])
 Opt = Annotated[str | None, Query()]
@@ -24,7 +25,7 @@ def _not_found(review_id: int) -> NotFound:
     return NotFound(f"Review {review_id} not found", code="REVIEW_NOT_FOUND")
 
 
-@router.get("/reviews", responses=error_responses(400))
+@router.get("/reviews", response_model=Envelope[list[V3Review]], responses=v3_errors(400))
 async def list_reviews(
     db: ManagerDep,
     restaurant_id: Opt = None,
@@ -47,7 +48,9 @@ async def list_reviews(
     return success(items, meta={"total": total, "limit": page_limit, "offset": page_offset})
 
 
-@router.get("/reviews/{review_id}", responses=error_responses(400, 404))
+@router.get(
+    "/reviews/{review_id}", response_model=Envelope[V3Review], responses=v3_errors(400, 404)
+)
 async def get_review(review_id: str, db: ManagerDep) -> JSONBytes:
     rid = p.as_id("review_id", review_id)
     review = await db.get_review(rid)
@@ -58,6 +61,7 @@ async def get_review(review_id: str, db: ManagerDep) -> JSONBytes:
 
 @router.post(
     "/reviews",
+    response_model=Envelope[V3Review],
     status_code=201,
     openapi_extra=json_body_doc(
         {"restaurant_id": "integer", "rating": "integer", "text": "string"},
@@ -65,7 +69,7 @@ async def get_review(review_id: str, db: ManagerDep) -> JSONBytes:
         "rating",
         "text",
     ),
-    responses=error_responses(400, 401, 404, 409, 413),
+    responses=v3_errors(400, 401, 404, 409, 413),
 )
 async def create_review(
     request: Request, body: JSONBody, user: V3User, db: ManagerDep, state: StateDep
@@ -97,8 +101,9 @@ def _review_changes(body: dict[str, Any]) -> dict[str, Any]:
 
 @router.put(
     "/reviews/{review_id}",
+    response_model=Envelope[V3Review],
     openapi_extra=json_body_doc({"rating": "integer", "text": "string"}),
-    responses=error_responses(400, 401, 403, 404, 413),
+    responses=v3_errors(400, 401, 403, 404, 413),
 )
 async def update_review(
     request: Request,
@@ -116,7 +121,9 @@ async def update_review(
     return success(review, "Review updated")
 
 
-@router.delete("/reviews/{review_id}", responses=error_responses(400, 401, 403, 404))
+@router.delete(
+    "/reviews/{review_id}", response_model=Envelope[None], responses=v3_errors(400, 401, 403, 404)
+)
 async def delete_review(
     request: Request, review_id: str, user: V3User, db: ManagerDep, state: StateDep
 ) -> JSONBytes:

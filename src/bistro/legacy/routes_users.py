@@ -10,11 +10,12 @@ from fastapi import APIRouter, Query, Request
 
 from bistro.core.cache import invalidate_after_commit, tags
 from bistro.core.deps import StateDep, bearer_token
-from bistro.core.errors import Forbidden, NotFound, Unauthorized, error_responses
-from bistro.core.responses import JSONBytes, success
+from bistro.core.errors import Forbidden, NotFound, Unauthorized
+from bistro.core.responses import Envelope, JSONBytes, success
 from bistro.core.security import new_token, token_digest
 from bistro.legacy import params as p
 from bistro.legacy.deps import JSONBody, ManagerDep, V3Admin, V3User, json_body_doc
+from bistro.legacy.schemas import V3Token, V3UserOut, v3_errors
 from bistro.legacy.sql import user_out
 
 router = APIRouter(tags=["v3 (legacy)"])
@@ -27,6 +28,7 @@ def _user_not_found(user_id: int) -> NotFound:
 
 @router.post(
     "/auth/register",
+    response_model=Envelope[V3UserOut],
     status_code=201,
     openapi_extra=json_body_doc(
         {"email": "string", "password": "string", "display_name": "string"},
@@ -34,7 +36,7 @@ def _user_not_found(user_id: int) -> NotFound:
         "password",
         "display_name",
     ),
-    responses=error_responses(400, 409, 413),
+    responses=v3_errors(400, 409, 413),
 )
 async def register(request: Request, body: JSONBody, db: ManagerDep, state: StateDep) -> JSONBytes:
     email = p.as_text("email", body.get("email"), 3, 254).lower()
@@ -50,8 +52,9 @@ async def register(request: Request, body: JSONBody, db: ManagerDep, state: Stat
 
 @router.post(
     "/auth/login",
+    response_model=Envelope[V3Token],
     openapi_extra=json_body_doc({"email": "string", "password": "string"}, "email", "password"),
-    responses=error_responses(400, 401),
+    responses=v3_errors(400, 401),
 )
 async def login(body: JSONBody, db: ManagerDep, state: StateDep) -> JSONBytes:
     email = p.as_text("email", body.get("email"), 1, 254).lower()
@@ -73,7 +76,7 @@ async def login(body: JSONBody, db: ManagerDep, state: StateDep) -> JSONBytes:
     return success(data, "Signed in")
 
 
-@router.post("/auth/logout", responses=error_responses(401))
+@router.post("/auth/logout", response_model=Envelope[None], responses=v3_errors(401))
 async def logout(request: Request, user: V3User, db: ManagerDep, state: StateDep) -> JSONBytes:
     token = bearer_token(request)
     assert token is not None  # V3User guarantees a token
@@ -81,7 +84,7 @@ async def logout(request: Request, user: V3User, db: ManagerDep, state: StateDep
     return success(None, "Signed out")
 
 
-@router.get("/users/me", responses=error_responses(401))
+@router.get("/users/me", response_model=Envelope[V3UserOut], responses=v3_errors(401))
 async def me(user: V3User, db: ManagerDep) -> JSONBytes:
     row = await db.get_user(user.id)
     if row is None:
@@ -91,8 +94,9 @@ async def me(user: V3User, db: ManagerDep) -> JSONBytes:
 
 @router.put(
     "/users/me",
+    response_model=Envelope[V3UserOut],
     openapi_extra=json_body_doc({"display_name": "string"}, "display_name"),
-    responses=error_responses(400, 401, 413),
+    responses=v3_errors(400, 401, 413),
 )
 async def update_me(body: JSONBody, user: V3User, db: ManagerDep, state: StateDep) -> JSONBytes:
     display_name = p.as_text("display_name", body.get("display_name"), 1, 80)
@@ -102,7 +106,9 @@ async def update_me(body: JSONBody, user: V3User, db: ManagerDep, state: StateDe
     return success(user_out(row, with_email=True), "Profile updated")
 
 
-@router.get("/admin/users", responses=error_responses(400, 401, 403))
+@router.get(
+    "/admin/users", response_model=Envelope[list[V3UserOut]], responses=v3_errors(400, 401, 403)
+)
 async def list_users(
     admin: V3Admin,
     db: ManagerDep,
@@ -115,7 +121,11 @@ async def list_users(
     return success(data, meta={"total": total, "limit": page_limit, "offset": page_offset})
 
 
-@router.get("/admin/users/{user_id}", responses=error_responses(400, 401, 403, 404))
+@router.get(
+    "/admin/users/{user_id}",
+    response_model=Envelope[V3UserOut],
+    responses=v3_errors(400, 401, 403, 404),
+)
 async def get_user(user_id: str, admin: V3Admin, db: ManagerDep) -> JSONBytes:
     uid = p.as_id("user_id", user_id)
     row = await db.get_user(uid)
@@ -126,8 +136,9 @@ async def get_user(user_id: str, admin: V3Admin, db: ManagerDep) -> JSONBytes:
 
 @router.put(
     "/admin/users/{user_id}",
+    response_model=Envelope[V3UserOut],
     openapi_extra=json_body_doc({"role": "string"}, "role"),
-    responses=error_responses(400, 401, 403, 404, 413),
+    responses=v3_errors(400, 401, 403, 404, 413),
 )
 async def change_role(
     user_id: str, body: JSONBody, admin: V3Admin, db: ManagerDep, state: StateDep
@@ -150,7 +161,9 @@ async def change_role(
     return success(user_out(row, with_email=True), "Role changed")
 
 
-@router.delete("/admin/users/{user_id}", responses=error_responses(400, 401, 403, 404))
+@router.delete(
+    "/admin/users/{user_id}", response_model=Envelope[None], responses=v3_errors(400, 401, 403, 404)
+)
 async def delete_user(
     request: Request, user_id: str, admin: V3Admin, db: ManagerDep, state: StateDep
 ) -> JSONBytes:
