@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -89,6 +90,10 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
     )
 
 
+# What repositories execute on: the request's session (writes) or a read connection.
+Executor = AsyncSession | AsyncConnection
+
+
 class Database:
     """The process's engine and session factory."""
 
@@ -96,6 +101,22 @@ class Database:
         self.settings = settings
         self.engine = create_engine(settings)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        # PostgreSQL reads in autocommit: one round trip per statement, no BEGIN/COMMIT.
+        # (SQLite's driver never opens a transaction for a SELECT, so it needs no option.)
+        self._read_engine = (
+            self.engine
+            if settings.is_sqlite
+            else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
+
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for read-only work (no ORM session, no transaction round trips).
+
+        Measured on one detail SELECT: about half the CPU of a session unit of work.
+        """
+        async with self._read_engine.connect() as connection:
+            yield connection
 
     @property
     def dialect(self) -> str:

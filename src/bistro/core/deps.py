@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bistro.core.cache import flush_invalidations
+from bistro.core.database import Executor
 from bistro.core.errors import Forbidden, Unauthorized
 from bistro.core.state import AppState
 from bistro.migration.runtime import FlagRuntime
@@ -81,17 +82,17 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
-def build_restaurant_service(state: AppState, session: AsyncSession) -> RestaurantService:
+def build_restaurant_service(state: AppState, session: Executor) -> RestaurantService:
     return RestaurantService(
         RestaurantRepository(session), state.clock, _zone(state.settings.server.timezone)
     )
 
 
-def build_review_service(state: AppState, session: AsyncSession) -> ReviewService:
+def build_review_service(state: AppState, session: Executor) -> ReviewService:
     return ReviewService(ReviewRepository(session), state.clock)
 
 
-def build_statistics_service(state: AppState, session: AsyncSession) -> StatisticsService:
+def build_statistics_service(state: AppState, session: Executor) -> StatisticsService:
     return StatisticsService(StatisticsRepository(session))
 
 
@@ -161,20 +162,21 @@ AdminUser = Annotated[Principal, Depends(admin_principal)]
 
 
 class ServiceOpener(Generic[S]):
-    """Opens a service on its own unit of work only when called (``async with opener() as s``).
+    """Opens a service on its own read connection only when called (``async with opener() as s``).
 
-    Cached reads take this instead of the request's session: a cache hit then never creates
-    a session at all, and a miss holds a connection only for the load itself.
+    Cached reads take this instead of the request's session: a cache hit then never touches
+    the pool at all, and a miss holds a connection (autocommit, no ORM session) only for the
+    load itself. Only for reads: nothing done through it is committed.
     """
 
-    def __init__(self, state: AppState, build: Callable[[AppState, AsyncSession], S]) -> None:
+    def __init__(self, state: AppState, build: Callable[[AppState, Executor], S]) -> None:
         self.state = state
         self.build = build
 
     @asynccontextmanager
     async def __call__(self) -> AsyncIterator[S]:
-        async with self.state.db.unit_of_work() as session:
-            yield self.build(self.state, session)
+        async with self.state.db.reader() as connection:
+            yield self.build(self.state, connection)
 
 
 async def restaurant_reads(state: StateDep) -> ServiceOpener[RestaurantService]:

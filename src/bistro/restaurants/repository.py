@@ -12,6 +12,7 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     Table,
+    bindparam,
     delete,
     exists,
     func,
@@ -21,8 +22,8 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from bistro.core.database import Executor
 from bistro.restaurants.geo import KM_PER_DEGREE, Near
 from bistro.restaurants.models import OpeningInterval, Restaurant
 from bistro.restaurants.schemas import RestaurantQuery
@@ -55,6 +56,10 @@ _ORDERS: dict[str, tuple[Any, ...]] = {
     "name": (R.c.name.asc(), R.c.id.asc()),
     "newest": (R.c.created_at.desc(), R.c.id.asc()),
 }
+
+
+# Built once: the detail read is the hottest statement (no per-call construction or cache key).
+_BY_ID = select(*COLUMNS).where(R.c.id == bindparam("restaurant_id"))
 
 
 def like_pattern(text: str) -> str:
@@ -111,7 +116,7 @@ def conditions(query: RestaurantQuery, open_minute: int | None) -> list[ColumnEl
 
 
 class RestaurantRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: Executor) -> None:
         self.session = session
 
     async def page(
@@ -137,8 +142,8 @@ class RestaurantRepository:
         return rows, int(total)
 
     async def get(self, restaurant_id: int) -> Mapping[str, Any] | None:
-        statement = select(*COLUMNS).where(R.c.id == restaurant_id)
-        row = (await self.session.execute(statement)).mappings().one_or_none()
+        params = {"restaurant_id": restaurant_id}
+        row = (await self.session.execute(_BY_ID, params)).mappings().one_or_none()
         return cast("Mapping[str, Any] | None", row)
 
     async def exists(self, restaurant_id: int) -> bool:

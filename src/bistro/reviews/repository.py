@@ -15,6 +15,7 @@ from sqlalchemy import (
     ColumnElement,
     Float,
     Table,
+    bindparam,
     case,
     delete,
     func,
@@ -24,8 +25,8 @@ from sqlalchemy import (
 )
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from bistro.core.database import Executor
 from bistro.restaurants.models import PRIOR_MEAN, PRIOR_WEIGHT, Restaurant
 from bistro.reviews.models import Review
 from bistro.users.models import User
@@ -36,6 +37,8 @@ U = cast(Table, User.__table__)
 
 COLUMNS = (V.c.id, V.c.restaurant_id, V.c.user_id, V.c.rating, V.c.text, V.c.created_at,
            V.c.updated_at)
+_BY_ID = select(*COLUMNS).where(V.c.id == bindparam("review_id"))
+_BY_ID_FOR_UPDATE = _BY_ID.with_for_update()
 _ORDERS: dict[str, tuple[Any, ...]] = {
     "newest": (V.c.created_at.desc(), V.c.id.asc()),
     "rating": (V.c.rating.desc(), V.c.created_at.desc(), V.c.id.asc()),
@@ -69,7 +72,7 @@ def is_unique_violation(exc: IntegrityError) -> bool:
 
 
 class ReviewRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: Executor) -> None:
         self.session = session
 
     async def page(
@@ -98,10 +101,10 @@ class ReviewRepository:
         return rows, int(total.scalar_one())
 
     async def get(self, review_id: int, *, for_update: bool = False) -> Mapping[str, Any] | None:
-        statement = select(*COLUMNS).where(V.c.id == review_id)
-        if for_update:  # serialises concurrent edits of one review (no-op on SQLite)
-            statement = statement.with_for_update()
-        row = (await self.session.execute(statement)).mappings().one_or_none()
+        # FOR UPDATE serialises concurrent edits of one review (a no-op on SQLite).
+        statement = _BY_ID_FOR_UPDATE if for_update else _BY_ID
+        params = {"review_id": review_id}
+        row = (await self.session.execute(statement, params)).mappings().one_or_none()
         return cast("Mapping[str, Any] | None", row)
 
     async def restaurant_exists(self, restaurant_id: int) -> bool:

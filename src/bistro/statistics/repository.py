@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from sqlalchemy import Table, func, select, text, union_all
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from bistro.core.database import Executor
 from bistro.restaurants.models import Restaurant
 from bistro.restaurants.repository import RATING_ORDER
 from bistro.reviews.models import Review
@@ -20,7 +20,7 @@ TOP_COLUMNS = (R.c.id, R.c.name, R.c.cuisine, R.c.rating_avg, R.c.review_count, 
 
 
 class StatisticsRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: Executor) -> None:
         self.session = session
 
     async def totals(self) -> tuple[int, int]:
