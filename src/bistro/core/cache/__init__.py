@@ -1,6 +1,7 @@
 """The v4 two-level cache (L1 per process, L2 Redis). See two_level.py for the design."""
 
 from bistro.core.cache import tags
+from bistro.core.cache.backend import SharedBackend
 from bistro.core.cache.keys import make_key
 from bistro.core.cache.stats import CacheStats
 from bistro.core.cache.two_level import Cache, Loaded, Loader, multiworker_problem
@@ -21,6 +22,7 @@ __all__ = [
     "CacheStats",
     "Loaded",
     "Loader",
+    "SharedBackend",
     "bypass_cache",
     "cached_response",
     "flush_invalidations",

@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from bistro.core.cache.backend import UNAVAILABLE, L2Read
 from bistro.core.cache.stats import CacheStats
 from bistro.core.clock import Clock
 
@@ -48,20 +49,9 @@ class RateLimitedWarning:
         self._next = now + self.interval
 
 
-@dataclass(frozen=True, slots=True)
-class L2Read:
-    body: bytes | None
-    # The tags' current generations (None when Redis did not answer: then nothing is stored).
-    gens: tuple[int, ...] | None
-    ttl_left: float = 0.0
-    # Set for time-of-day bodies: the wall-clock window they are right for.
-    wall: tuple[float, float] | None = None
-
-
-UNAVAILABLE = L2Read(None, None)
-
-
 class RedisStore:
+    """L2 on Redis (implements backend.SharedBackend)."""
+
     def __init__(
         self,
         url: str,

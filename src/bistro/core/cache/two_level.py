@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Iterable
 import orjson
 import structlog
 
+from bistro.core.cache.backend import SharedBackend
 from bistro.core.cache.keys import ALL, normal_tags
 from bistro.core.cache.memory import Generations, MemoryCache
 from bistro.core.cache.redis_store import RedisStore
@@ -55,10 +56,10 @@ class Cache:
         self._flights: dict[str, asyncio.Future[bytes]] = {}
         # Tags whose invalidation Redis has not acknowledged yet (sent again when it answers).
         self._pending: set[str] = set()
-        self.l2: RedisStore | None = None
+        self.l2: SharedBackend | None = None
         self.subscriber: InvalidationSubscriber | None = None
         if self.enabled and settings.redis_url:
-            self.l2 = RedisStore(
+            redis = RedisStore(
                 settings.redis_url,
                 settings.key_prefix,
                 timeout=settings.redis_socket_timeout,
@@ -66,15 +67,16 @@ class Cache:
                 clock=clock,
                 stats=self.stats,
             )
+            self.l2 = redis
             self.subscriber = InvalidationSubscriber(
                 settings.redis_url,
-                self.l2.channel,
+                redis.channel,
                 self._on_message,
                 self._on_subscribed,
                 timeout=settings.redis_socket_timeout,
                 sleep=sleep,
                 # Retried every second while Redis is down: warn at most every 30 s.
-                warn=self.l2.warning.warn,
+                warn=redis.warning.warn,
             )
 
     # -- lifecycle -----------------------------------------------------------------------
