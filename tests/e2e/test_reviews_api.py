@@ -240,3 +240,20 @@ async def test_200_concurrent_reviews_keep_the_aggregate_exact(postgres_url: str
         detail = (await client.get(f"{V4}/restaurants/{rest['id']}")).json()["data"]
         assert detail["review_count"] == 200
         assert detail["rating_avg"] == round(sum(ratings) / 200, 2)
+
+
+@pytest.mark.postgres
+async def test_concurrent_duplicate_reviews_are_one_201_and_409s(postgres_url: str) -> None:
+    """The pre-check races; the unique constraint decides, and the loser gets 409, not 500."""
+    async with app_client(postgres_url) as (app, client):
+        factory = Factory(app)
+        rest = await factory.restaurant()
+        ana = await factory.user()
+        body = {"restaurant_id": rest["id"], "rating": 4, "text": "twice"}
+        responses = await asyncio.gather(
+            *(client.post(f"{V4}/reviews", json=body, headers=ana.headers) for _ in range(20))
+        )
+        statuses = sorted(r.status_code for r in responses)
+        assert statuses == [201] + [409] * 19
+        assert {r.json()["code"] for r in responses if r.status_code == 409} == {"DUPLICATE_REVIEW"}
+        assert (await aggregate(app, rest["id"]))[:2] == (1, 4)
