@@ -83,8 +83,8 @@ def test_multiprocess_mode_merges_workers(tmp_path: object) -> None:
         sys.stdout.write(PrometheusExporter().render()[0].decode())
     """)
     for _ in range(2):
-        subprocess.run([sys.executable, "-c", worker], env=env, check=True, timeout=60)
-    out = subprocess.run([sys.executable, "-c", scrape], env=env, check=True, timeout=60,
+        subprocess.run([sys.executable, "-c", worker], env=env, check=True, timeout=300)
+    out = subprocess.run([sys.executable, "-c", scrape], env=env, check=True, timeout=300,
                          capture_output=True).stdout.decode()
     found = samples(out)
     assert [v for s, v in found["bistro_http_requests_total"]] == [10]
