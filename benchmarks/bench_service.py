@@ -209,6 +209,8 @@ def run_scenario(
                 "status": "skipped",
                 "reason": f"{probe.label}: {first} answered {response.status_code}",
             }
+        if probe.cache == "hits":  # fill the cache with every path the run will ask for
+            servers[probe.server].warm(probe.paths(count))
         measure(servers[probe.server], probe, count, opts, opts.warmup)
     rps: dict[str, list[float]] = {p.label: [] for p in probes}
     ratios, problems, notes, detail = [], [], [], {}

@@ -185,6 +185,13 @@ class Server:
         if self.log_path is not None:
             self.log_path.unlink(missing_ok=True)
 
+    def warm(self, paths: list[str]) -> None:
+        with httpx.Client(base_url=self.base, timeout=10) as client:
+            for path in paths:
+                response = client.get(path)
+                if response.status_code != 200:
+                    raise BenchError(f"warming {path}: {response.status_code}")
+
     def get(self, path: str) -> httpx.Response:
         return httpx.get(self.base + path, timeout=10)
 

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
@@ -72,8 +73,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
 def create_engine(settings: DatabaseSettings) -> AsyncEngine:
-    kwargs: dict[str, Any] = {"echo": settings.echo}
+    # orjson for JSON columns (restaurant hours are read on every detail and list).
+    kwargs: dict[str, Any] = {
+        "echo": settings.echo,
+        "json_serializer": _json_dumps,
+        "json_deserializer": orjson.loads,
+    }
     if settings.is_sqlite:
         # One connection serialises SQLite writers inside the process (no "database is
         # locked" between our own requests); busy_timeout covers other processes.

@@ -35,6 +35,25 @@ def seconds_until_next_minute(now: datetime) -> float:
     return 60.0 - now.second - now.microsecond / 1_000_000
 
 
+def _flips(intervals: list[tuple[int, int]]) -> list[int]:
+    """Week minutes where open/closed really flips: the ends of the merged intervals.
+
+    Overlapping or touching intervals merge (Monday 24:00 -> Tuesday 00:00 is no change), also
+    across the week's end; a restaurant open all week never flips.
+    """
+    merged: list[list[int]] = []
+    for opens, closes in sorted(intervals):
+        if merged and opens <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], closes)
+        else:
+            merged.append([opens, closes])
+    if len(merged) > 1 and merged[0][0] == 0 and merged[-1][1] == WEEK_MINUTES:
+        merged[0][0] = merged.pop()[0] - WEEK_MINUTES  # Sunday night runs into Monday
+    if len(merged) == 1 and merged[0][1] - merged[0][0] >= WEEK_MINUTES:
+        return []
+    return [b % WEEK_MINUTES for interval in merged for b in interval]
+
+
 def seconds_until_open_change(hours: Mapping[str, Any], now: datetime, tz: tzinfo) -> float:
     """Seconds until ``is_open_now`` may next flip (an opening or closing time), at least 1.
 
@@ -48,17 +67,7 @@ def seconds_until_open_change(hours: Mapping[str, Any], now: datetime, tz: tzinf
         return float(WEEK_MINUTES * 60)
     minute = week_minute(local)
 
-    def open_at(m: int) -> bool:
-        return any(opens <= m < closes for opens, closes in intervals)
-
-    # Only the times where the state really flips (Monday 24:00 -> Tuesday 00:00 does not).
-    boundaries = {
-        b % WEEK_MINUTES
-        for interval in intervals
-        for b in interval
-        if open_at((b - 1) % WEEK_MINUTES) != open_at(b % WEEK_MINUTES)
-    }
-    ahead = [(b - minute) % WEEK_MINUTES or WEEK_MINUTES for b in boundaries]
+    ahead = [(b - minute) % WEEK_MINUTES or WEEK_MINUTES for b in _flips(intervals)]
     if not ahead:
         return float(WEEK_MINUTES * 60)
     start_of_minute = local.replace(second=0, microsecond=0, tzinfo=None)
