@@ -56,7 +56,16 @@ SERVERS: dict[str, dict[str, str]] = {
         "BISTRO_CACHE_ENABLED": "true",
         "BISTRO_MONITORING_REQUEST_METRICS": "false",
     },
+    # Restaurants at a 100 % partial rollout: every stable-path request is evaluated (bucket
+    # hash) and routed to v4, so both sides of the stable_path scenario run the same v4 code.
+    "stable_path": {
+        "BISTRO_CACHE_ENABLED": "true",
+        "API_V4_RESTAURANTS_ROLLOUT": "100",
+    },
 }
+
+# A returning anonymous client, as the stable path sees most traffic.
+CLIENT_HEADERS = {"X-Client-ID": "bench-client-0001"}
 
 LIST_QUERIES = [
     "cuisine=thai&sort=rating",
@@ -74,6 +83,7 @@ class Probe:
     server: str
     paths: Callable[[int], list[str]]  # restaurant count -> paths to cycle through
     cache: Literal["none", "hits", "any"] = "any"
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -141,6 +151,25 @@ SCENARIOS: list[Scenario] = [
         ),
         target=0.95,
     ),
+    Scenario(
+        "stable_path",
+        "(e) GET /restaurants/{id}, warm cache: stable path /api (routed to v4) / /api/v4",
+        subject=Probe(
+            "stable /api (v4)",
+            "stable_path",
+            detail_paths("/api/restaurants", limit=100),
+            cache="hits",
+            headers=CLIENT_HEADERS,
+        ),
+        baseline=Probe(
+            "direct /api/v4",
+            "stable_path",
+            detail_paths("/api/v4/restaurants", limit=100),
+            cache="hits",
+            headers=CLIENT_HEADERS,
+        ),
+        target=0.95,
+    ),
 ]
 
 
@@ -164,6 +193,7 @@ def measure(
         seconds=seconds,
         connections=opts.connections,
         core=opts.load_core,
+        headers=probe.headers,
     )
     after = server.get("/bench/cache-stats").json()
     delta = {k: after.get(k, 0) - before.get(k, 0) for k in after}
@@ -202,7 +232,12 @@ def run_scenario(
     probes = (scenario.subject, scenario.baseline)
     for probe in probes:
         first = probe.paths(count)[0]
-        response = servers[probe.server].get(first)
+        response = servers[probe.server].get(first, probe.headers)
+        if first.startswith("/api/") and not first.startswith(("/api/v3/", "/api/v4/")) and (
+            response.headers.get("x-api-version") != "v4"
+        ):
+            return {**out, "status": "skipped",
+                    "reason": f"{probe.label}: {first} was not routed to v4"}
         if response.status_code != 200:
             return {
                 **out,

@@ -192,8 +192,8 @@ class Server:
                 if response.status_code != 200:
                     raise BenchError(f"warming {path}: {response.status_code}")
 
-    def get(self, path: str) -> httpx.Response:
-        return httpx.get(self.base + path, timeout=10)
+    def get(self, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
+        return httpx.get(self.base + path, timeout=10, headers=headers)
 
 
 @dataclass
@@ -249,7 +249,13 @@ def lua_cycle(paths: list[str]) -> str:
 
 
 def run_wrk(
-    base: str, paths: list[str], *, seconds: float, connections: int, core: int
+    base: str,
+    paths: list[str],
+    *,
+    seconds: float,
+    connections: int,
+    core: int,
+    headers: dict[str, str] | None = None,
 ) -> WrkResult:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(lua_cycle(paths))
@@ -267,6 +273,7 @@ def run_wrk(
             "10s",
             "-s",
             script.name,
+            *[arg for k, v in (headers or {}).items() for arg in ("-H", f"{k}: {v}")],
             base + paths[0],
         ]
         done = subprocess.run(

@@ -21,7 +21,7 @@ from typing import Any
 import mmh3
 
 from bistro.migration.env import EnvPins
-from bistro.migration.flags import DEFAULTS, Flag, Stage, Version
+from bistro.migration.flags import DEFAULTS, SUB_FEATURE_FLAGS, Flag, Stage, Version
 
 V3 = Version.V3
 V4 = Version.V4
@@ -68,12 +68,13 @@ class FlagState:
 class CompiledFlag:
     """One flag's effective rules, merged from database state and environment pins."""
 
-    __slots__ = ("constant", "flag", "group_id", "percentage", "stage", "subject_decisions")
+    __slots__ = ("by_bucket", "constant", "flag", "group_id", "percentage", "prefix", "stage",
+                 "subject_decisions")
 
     def __init__(self, state: FlagState, pins: EnvPins) -> None:
         flag_pins = pins.for_flag(state.flag)
         self.flag = state.flag
-        self.group_id = state.flag.value
+        self.set_group_id(state.flag.value)
         self.stage = state.stage
         self.percentage = state.percentage
         if flag_pins.rollout is not None:
@@ -97,6 +98,21 @@ class CompiledFlag:
             self.constant = Decision(V4, f"stage {self.stage.value}")
         else:
             self.constant = None
+        # Partial: every bucket's decision made once here, reason included, so evaluating
+        # is one hash and one tuple index (no formatting, no allocation).
+        pct = self.percentage
+        self.by_bucket: tuple[Decision, ...] = ()
+        if self.constant is None:
+            self.by_bucket = (Decision(V3, "no bucket"), *(
+                Decision(V4, f"bucket {b} <= {pct:g}") if b <= pct
+                else Decision(V3, f"bucket {b} > {pct:g}")
+                for b in range(1, 101)
+            ))
+
+    def set_group_id(self, group_id: str) -> None:
+        """The hash namespace (the flag's name; Unleash calls it groupId)."""
+        self.group_id = group_id
+        self.prefix = group_id + ":"
 
     @property
     def subject_free(self) -> bool:
@@ -107,13 +123,17 @@ class CompiledFlag:
 class Snapshot:
     """Every flag's compiled rules at one version of the database state."""
 
-    __slots__ = ("compiled", "pins", "states", "version")
+    __slots__ = ("compiled", "pins", "states", "sub_features_subject_free", "version")
 
     def __init__(self, states: dict[Flag, FlagState], pins: EnvPins, version: int) -> None:
         self.states = {flag: states.get(flag) or FlagState.default(flag) for flag in Flag}
         self.pins = pins
         self.version = version
         self.compiled = {flag: CompiledFlag(self.states[flag], pins) for flag in Flag}
+        # The router asks this on every request: answered once per snapshot.
+        self.sub_features_subject_free = all(
+            self.compiled[flag].subject_free for flag in SUB_FEATURE_FLAGS
+        )
 
     def evaluate(self, flag: Flag, subject: str | None) -> Decision:
         return evaluate(self, flag, subject)
@@ -129,9 +149,8 @@ def evaluate(snapshot: Snapshot, flag: Flag, subject: str | None) -> Decision:
     if rules.constant is not None:
         return rules.constant
     if subject is None:
-        return Decision(V3, "no subject")
-    bucket = int(mmh3.hash(f"{rules.group_id}:{subject}", 0, signed=False)) % 100 + 1
-    pct = rules.percentage
-    if bucket <= pct:
-        return Decision(V4, f"bucket {bucket} <= {pct:g}")
-    return Decision(V3, f"bucket {bucket} > {pct:g}")
+        return _NO_SUBJECT
+    return rules.by_bucket[mmh3.hash(rules.prefix + subject, 0, False) % 100 + 1]
+
+
+_NO_SUBJECT = Decision(V3, "no subject")

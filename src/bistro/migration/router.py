@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bistro.core.handlers import ERROR_STYLE_KEY
 from bistro.core.responses import error_body
 from bistro.migration.evaluation import evaluate
-from bistro.migration.flags import GROUP_FLAGS, SUB_FEATURE_FLAGS, Flag
+from bistro.migration.flags import GROUP_FLAGS, Flag
 from bistro.migration.runtime import FlagRuntime
 from bistro.migration.subjects import (
     bearer_token,
@@ -133,9 +133,9 @@ class StableRouter:
         if req.token is None:
             req.ensure_client_id()
         needs_subject = not (
-            compiled[Flag.ENABLED].subject_free
+            snap.sub_features_subject_free
+            and compiled[Flag.ENABLED].subject_free
             and compiled[group_flag].subject_free
-            and all(compiled[f].subject_free for f in SUB_FEATURE_FLAGS)
         )
         subject = await self._subject(req, anonymous_cookie=True) if needs_subject else None
         decision = evaluate(snap, Flag.ENABLED, subject)
@@ -181,9 +181,8 @@ class StableRouter:
             scope[ERROR_STYLE_KEY] = "v3"
 
     async def _direct_v4(self, scope: Scope, receive: Receive, send: Send) -> None:
-        compiled = self.runtime.holder.snapshot.compiled
         subject = None
-        if not all(compiled[f].subject_free for f in (Flag.CACHE, Flag.ERROR_HANDLING)):
+        if not self.runtime.holder.snapshot.sub_features_subject_free:
             subject = await self._subject(_Request(scope), anonymous_cookie=False)
         self._sub_features(scope, subject)
         scope[VERSION_KEY] = "v4"

@@ -103,7 +103,7 @@ def _through_evaluate(group_id: str, percentage: float, subject: str | None) -> 
     """The same case through ``evaluate``: a flag at ``partial`` whose group id is the feature's."""
     state = FlagState(Flag.RESTAURANTS, Stage.PARTIAL, percentage)
     snap = Snapshot({Flag.RESTAURANTS: state}, EnvPins(), version=1)
-    snap.compiled[Flag.RESTAURANTS].group_id = group_id
+    snap.compiled[Flag.RESTAURANTS].set_group_id(group_id)
     return evaluate(snap, Flag.RESTAURANTS, subject).v4
 
 
