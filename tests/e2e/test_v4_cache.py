@@ -238,16 +238,20 @@ def with_cache(settings: Settings, **cache: Any) -> Settings:
 async def test_redis_on_a_closed_port_serves_v4_from_the_database_fast(db_url: str) -> None:
     url = f"redis://127.0.0.1:{await _closed_port()}/0"
     settings = with_cache(make_settings(db_url), BISTRO_REDIS_URL=url, redis_socket_timeout=0.25)
-    started = time.perf_counter()
     async with serve(settings) as (app, client):
         factory = Factory(app)
         tasca = await factory.restaurant(name="Tasca do Chico")
         ana = await factory.user()
+        assert (await client.get("/readyz")).status_code == 200  # warm the app up
+        slowest = 0.0
         for _ in range(3):
+            started = time.perf_counter()
             assert set((await reads(client, tasca["id"])).values()) == {0}
+            slowest = max(slowest, time.perf_counter() - started)
         await post_review(client, ana, tasca["id"], 5)
         assert set((await reads(client, tasca["id"])).values()) == {1}
-    assert time.perf_counter() - started < 3.0
+    # Five reads each time: a refused connection costs nothing like a timeout, ever.
+    assert slowest < 0.25 + 0.75
     assert cache_of(app).stats.l2_errors >= 1
     assert cache_of(app).stats.l2_hits == 0
 
