@@ -97,3 +97,13 @@ def test_recorder_accumulates_and_drains() -> None:
     assert batch[key].bytes_out == 150
     assert batch[key].histogram == {bucket_index(12_300): 2}
     assert recorder.drain() == {}
+
+
+def test_recorder_inlined_buckets_match_bucket_index() -> None:
+    rng = random.Random(3)
+    key = ("v3", "reviews", "/reviews", "2xx")
+    for _ in range(3000):
+        latency = 10 ** rng.uniform(-7, 2.5)
+        recorder = Recorder()
+        recorder.record(key, latency, 0)
+        assert recorder.drain()[key].histogram == {bucket_index(int(latency * 1_000_000)): 1}
