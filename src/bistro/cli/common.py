@@ -163,6 +163,9 @@ async def ensure_reachable(url: str) -> None:
         async with engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
     except Exception as exc:  # OSError, SQLAlchemy's and asyncpg's own classes alike
+        # aiosqlite answers a failed open from its worker thread a moment later: let it land
+        # before the event loop closes, or the thread reports "Event loop is closed".
+        await asyncio.sleep(0.05)
         fail(f"cannot reach the database at {safe_url(url)}: {root_cause(exc)}")
     finally:
         await engine.dispose()
