@@ -47,20 +47,39 @@ async def serve(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncC
 
 class QueryCounter:
     """Counts the SQL statements an app's engine runs on the restaurants table (background
-    tasks such as the flag-version poll share the engine and are not counted)."""
+    tasks such as the flag-version poll share the engine and are not counted).
+
+    Statements SQLAlchemy executes are seen by its cursor event; the by-id read that the
+    repository sends straight through asyncpg is seen by asyncpg's own query logger.
+    """
 
     def __init__(self, app: FastAPI) -> None:
         self.engine = app.state.bistro.db.engine.sync_engine
         self.statements: list[str] = []
+        self._drivers: list[Any] = []
         event.listen(self.engine, "before_cursor_execute", self._count)
+        event.listen(self.engine, "checkout", self._watch_driver)
 
     def _count(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         if "FROM restaurants" in statement:
             self.statements.append(statement)
 
+    def _log(self, logged: Any) -> None:
+        if "FROM restaurants" in logged.query:
+            self.statements.append(logged.query)
+
+    def _watch_driver(self, dbapi_connection: Any, *_args: Any) -> None:
+        driver = getattr(dbapi_connection, "driver_connection", None)
+        watchable = driver is not None and hasattr(driver, "add_query_logger")
+        if watchable and driver not in self._drivers:
+            driver.add_query_logger(self._log)
+            self._drivers.append(driver)
+
     def close(self) -> None:
         event.remove(self.engine, "before_cursor_execute", self._count)
-
+        event.remove(self.engine, "checkout", self._watch_driver)
+        for driver in self._drivers:
+            driver.remove_query_logger(self._log)
 
 async def post_review(
     client: httpx.AsyncClient, user: Any, restaurant_id: int, rating: int
