@@ -92,6 +92,9 @@ def serve(
         host=host,
         port=port,
         workers=workers if workers > 1 else None,
+        # uvicorn restarts a worker that has not answered its health check in time; importing
+        # the app can take longer than uvicorn's 5 s on a busy machine, so be patient.
+        timeout_worker_healthcheck=60,
         reload=reload,
         loop="uvloop",
         http="httptools",
