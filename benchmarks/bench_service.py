@@ -187,6 +187,7 @@ def measure(
     server: Server, probe: Probe, count: int, opts: Options, seconds: float
 ) -> tuple[WrkResult, dict[str, int]]:
     before = server.get("/bench/cache-stats").json()
+    cpu_before = server.cpu_seconds()
     result = run_wrk(
         server.base,
         probe.paths(count),
@@ -195,6 +196,7 @@ def measure(
         core=opts.load_core,
         headers=probe.headers,
     )
+    result.server_cpu_s = server.cpu_seconds() - cpu_before
     after = server.get("/bench/cache-stats").json()
     delta = {k: after.get(k, 0) - before.get(k, 0) for k in after}
     if result.non_2xx or result.socket_errors:
@@ -248,7 +250,7 @@ def run_scenario(
             servers[probe.server].warm(probe.paths(count))
         measure(servers[probe.server], probe, count, opts, opts.warmup)
     rps: dict[str, list[float]] = {p.label: [] for p in probes}
-    ratios, problems, notes, detail = [], [], [], {}
+    ratios, cpu_ratios, problems, notes, detail = [], [], [], [], {}
     for round_no in range(opts.rounds):
         order = probes if round_no % 2 == 0 else probes[::-1]
         got = {}
@@ -260,7 +262,9 @@ def run_scenario(
                 problems.append(problem)
             if result.socket_errors:
                 notes.append(f"{probe.label}: {result.socket_errors} socket errors (timeouts)")
-        ratios.append(got[scenario.subject.label].rps / got[scenario.baseline.label].rps)
+        subject, baseline = got[scenario.subject.label], got[scenario.baseline.label]
+        ratios.append(subject.rps / baseline.rps)
+        cpu_ratios.append(subject.requests_per_cpu_s / baseline.requests_per_cpu_s)
         detail = {label: asdict(r) for label, r in got.items()}
     ratio = statistics.median(ratios)
     status = "invalid" if problems else ("pass" if ratio >= scenario.target else "below target")
@@ -273,6 +277,8 @@ def run_scenario(
         "baseline_rps": statistics.median(rps[scenario.baseline.label]),
         "ratio": round(ratio, 3),
         "round_ratios": [round(r, 3) for r in ratios],
+        "cpu_ratio": round(statistics.median(cpu_ratios), 3),
+        "round_cpu_ratios": [round(r, 3) for r in cpu_ratios],
         "last_round": detail,
         "problems": sorted(set(problems)),
         "notes": notes,
@@ -288,25 +294,31 @@ def print_table(report: dict[str, Any]) -> None:
     )
     header = (
         f"{'scenario':<18}{'subject req/s':>15}{'baseline req/s':>16}{'ratio':>8}"
-        f"{'target':>8}  status"
+        f"{'cpu ratio':>11}{'target':>8}  status"
     )
     print(header)
     print("-" * len(header))
     for s in report["scenarios"]:
         if s["status"] == "skipped":
             print(
-                f"{s['name']:<18}{'-':>15}{'-':>16}{'-':>8}{s['target']:>8}  skipped: {s['reason']}"
+                f"{s['name']:<18}{'-':>15}{'-':>16}{'-':>8}{'-':>11}{s['target']:>8}"
+                f"  skipped: {s['reason']}"
             )
             continue
         print(
             f"{s['name']:<18}{s['subject_rps']:>15.0f}{s['baseline_rps']:>16.0f}"
-            f"{s['ratio']:>8.2f}{s['target']:>8}  {s['status']}"
+            f"{s['ratio']:>8.2f}{s['cpu_ratio']:>11.2f}{s['target']:>8}  {s['status']}"
         )
-    print()
+    print(
+        "\nratio: subject req/s / baseline req/s (median of rounds; status is judged on it).\n"
+        "cpu ratio: the same with requests per CPU-second of the server process, which other\n"
+        "load on the machine does not move: the steadier figure on a shared machine.\n"
+    )
     for s in report["scenarios"]:
         print(f"  {s['name']}: {s['title']}")
         if s.get("round_ratios"):
             print(f"    per-round ratios {s['round_ratios']}")
+            print(f"    per-round cpu ratios {s['round_cpu_ratios']}")
         for problem in s.get("problems", []):
             print(f"    INVALID: {problem}")
         for note in s.get("notes", []):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import psutil
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -192,6 +193,11 @@ class Server:
                 if response.status_code != 200:
                     raise BenchError(f"warming {path}: {response.status_code}")
 
+    def cpu_seconds(self) -> float:
+        assert self.process is not None
+        times = psutil.Process(self.process.pid).cpu_times()
+        return float(times.user + times.system)
+
     def get(self, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
         return httpx.get(self.base + path, timeout=10, headers=headers)
 
@@ -205,6 +211,14 @@ class WrkResult:
     latency_p99_ms: float
     non_2xx: int
     socket_errors: int
+    # CPU seconds the server process spent during the run (user + system): requests per
+    # CPU-second is steadier than req/s on a shared machine, where the server's core is
+    # not always its own.
+    server_cpu_s: float = float("nan")
+
+    @property
+    def requests_per_cpu_s(self) -> float:
+        return self.requests / self.server_cpu_s if self.server_cpu_s > 0 else float("nan")
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
