@@ -26,6 +26,9 @@ class Review(Base):
         Index("ix_reviews_user_created", "user_id", "created_at"),
         Index("ix_reviews_created_at", "created_at"),
         Index("ix_reviews_rating", "rating"),
+        # sort=rating orders by (rating desc, created_at desc), overall and per restaurant.
+        Index("ix_reviews_rating_created", "rating", "created_at"),
+        Index("ix_reviews_restaurant_rating_created", "restaurant_id", "rating", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
