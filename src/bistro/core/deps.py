@@ -141,7 +141,8 @@ async def optional_principal(request: Request, users: UserServiceDep) -> Princip
 OptionalUser = Annotated[Principal | None, Depends(optional_principal)]
 
 
-async def current_principal(principal: OptionalUser) -> Principal:
+def require_signed_in(principal: Principal | None) -> Principal:
+    """The sign-in check every API version shares (v3 and v4 resolve the principal their way)."""
     if principal is None:
         raise Unauthorized(
             "Sign in first: send 'Authorization: Bearer <token>'", code="AUTH_REQUIRED"
@@ -149,13 +150,21 @@ async def current_principal(principal: OptionalUser) -> Principal:
     return principal
 
 
+def require_admin(principal: Principal) -> Principal:
+    if not principal.is_admin:
+        raise Forbidden("Admins only", code="ADMIN_REQUIRED")
+    return principal
+
+
+async def current_principal(principal: OptionalUser) -> Principal:
+    return require_signed_in(principal)
+
+
 CurrentUser = Annotated[Principal, Depends(current_principal)]
 
 
 async def admin_principal(principal: CurrentUser) -> Principal:
-    if not principal.is_admin:
-        raise Forbidden("Admins only", code="ADMIN_REQUIRED")
-    return principal
+    return require_admin(principal)
 
 
 AdminUser = Annotated[Principal, Depends(admin_principal)]

@@ -9,8 +9,8 @@ import orjson
 from fastapi import Depends, Request
 
 from bistro.core.cache import flush_invalidations
-from bistro.core.deps import StateDep, bearer_token
-from bistro.core.errors import BadRequest, Forbidden, Unauthorized
+from bistro.core.deps import StateDep, bearer_token, require_admin, require_signed_in
+from bistro.core.errors import BadRequest, Unauthorized
 from bistro.core.security import token_digest
 from bistro.legacy.manager import DatabaseManagerV3
 from bistro.users.service import Principal
@@ -51,20 +51,14 @@ V3OptionalUser = Annotated[Principal | None, Depends(v3_optional_user)]
 
 
 async def v3_current_user(principal: V3OptionalUser) -> Principal:
-    if principal is None:
-        raise Unauthorized(
-            "Sign in first: send 'Authorization: Bearer <token>'", code="AUTH_REQUIRED"
-        )
-    return principal
+    return require_signed_in(principal)
 
 
 V3User = Annotated[Principal, Depends(v3_current_user)]
 
 
 async def v3_admin(principal: V3User) -> Principal:
-    if not principal.is_admin:
-        raise Forbidden("Admins only", code="ADMIN_REQUIRED")
-    return principal
+    return require_admin(principal)
 
 
 V3Admin = Annotated[Principal, Depends(v3_admin)]
