@@ -170,6 +170,8 @@ async def admin_principal(principal: CurrentUser) -> Principal:
 AdminUser = Annotated[Principal, Depends(admin_principal)]
 
 
+# The read openers take the request itself, not StateDep: the hottest routes resolve one
+# dependency fewer (FastAPI's resolution costs several microseconds per dependency).
 class ServiceOpener(Generic[S]):
     """Opens a service on its own read connection only when called (``async with opener() as s``).
 
@@ -188,22 +190,22 @@ class ServiceOpener(Generic[S]):
             yield self.build(self.state, connection)
 
 
-async def restaurant_reads(state: StateDep) -> ServiceOpener[RestaurantService]:
-    return ServiceOpener(state, build_restaurant_service)
+async def restaurant_reads(request: Request) -> ServiceOpener[RestaurantService]:
+    return ServiceOpener(request.app.state.bistro, build_restaurant_service)
 
 
 RestaurantReadsDep = Annotated[ServiceOpener[RestaurantService], Depends(restaurant_reads)]
 
 
-async def review_reads(state: StateDep) -> ServiceOpener[ReviewService]:
-    return ServiceOpener(state, build_review_service)
+async def review_reads(request: Request) -> ServiceOpener[ReviewService]:
+    return ServiceOpener(request.app.state.bistro, build_review_service)
 
 
 ReviewReadsDep = Annotated[ServiceOpener[ReviewService], Depends(review_reads)]
 
 
-async def statistics_reads(state: StateDep) -> ServiceOpener[StatisticsService]:
-    return ServiceOpener(state, build_statistics_service)
+async def statistics_reads(request: Request) -> ServiceOpener[StatisticsService]:
+    return ServiceOpener(request.app.state.bistro, build_statistics_service)
 
 
 StatisticsReadsDep = Annotated[ServiceOpener[StatisticsService], Depends(statistics_reads)]

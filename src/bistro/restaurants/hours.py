@@ -28,13 +28,22 @@ class HoursError(ValueError):
     """The hours object is malformed; the message says where."""
 
 
+# "HH:MM" -> minutes, for the strings seen so far: at most the 1,441 valid ones (a miss is
+# parsed and, if valid, remembered). Every detail and list item reads hours, some twice.
+_PARSED: dict[str, int] = {}
+
+
 def _minutes(value: Any, where: str, *, is_close: bool) -> int:
     if not isinstance(value, str):
         raise HoursError(f"{where}: expected an \"HH:MM\" string")
-    match = _HHMM.match(value)
-    if match is None:
-        raise HoursError(f"{where}: {value!r} is not \"HH:MM\"")
-    minutes = int(match.group(1)) * 60 + int(match.group(2))
+    minutes = _PARSED.get(value)
+    if minutes is None:
+        match = _HHMM.match(value)
+        if match is None:
+            raise HoursError(f"{where}: {value!r} is not \"HH:MM\"")
+        minutes = int(match.group(1)) * 60 + int(match.group(2))
+        if minutes <= DAY_MINUTES:
+            _PARSED[value] = minutes
     if minutes > DAY_MINUTES or (minutes == DAY_MINUTES and not is_close):
         raise HoursError(f"{where}: {value!r} is out of range (\"24:00\" only as a close)")
     return minutes
