@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bistro.core.responses import error_body
 
 REQUEST_ID_KEY = "bistro.request_id"
+# Headers every response of this request carries, name -> value. Inner middlewares add to it
+# (the stable-path router's X-API-Version) instead of wrapping ``send`` once more each.
+RESPONSE_HEADERS_KEY = "bistro.response_headers"
 
 
 class RequestIdMiddleware:
-    """Every response carries ``X-Request-ID``: the client's own if it sent a sane one."""
+    """Every response carries ``X-Request-ID``: the client's own if it sent a sane one.
+
+    It is also the one place that adds headers to responses: whatever inner middlewares put
+    in ``scope[RESPONSE_HEADERS_KEY]`` before the response starts goes out with it.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -28,16 +35,17 @@ class RequestIdMiddleware:
                     request_id = value.decode()
                 break
         if request_id is None:
-            request_id = uuid.uuid4().hex
+            request_id = os.urandom(16).hex()  # as random as uuid4().hex, at a third of the cost
         scope[REQUEST_ID_KEY] = request_id
-        header = (b"x-request-id", request_id.encode())
+        extra: dict[bytes, bytes] = {b"x-request-id": request_id.encode()}
+        scope[RESPONSE_HEADERS_KEY] = extra
 
-        async def send_with_id(message: Message) -> None:
+        async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), header]
+                message["headers"] = [*message.get("headers", []), *extra.items()]
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        await self.app(scope, receive, send_with_headers)
 
 
 class BodySizeLimitMiddleware:

@@ -123,7 +123,8 @@ class CompiledFlag:
 class Snapshot:
     """Every flag's compiled rules at one version of the database state."""
 
-    __slots__ = ("compiled", "pins", "states", "sub_features_subject_free", "version")
+    __slots__ = ("compiled", "pins", "states", "sub_features", "sub_features_subject_free",
+                 "subject_free_routing", "version")
 
     def __init__(self, states: dict[Flag, FlagState], pins: EnvPins, version: int) -> None:
         self.states = {flag: states.get(flag) or FlagState.default(flag) for flag in Flag}
@@ -134,6 +135,19 @@ class Snapshot:
         self.sub_features_subject_free = all(
             self.compiled[flag].subject_free for flag in SUB_FEATURE_FLAGS
         )
+        # ...and when it is, the answers themselves: (cache, validation, error_handling) on v4.
+        self.sub_features: tuple[bool, ...] | None = None
+        if self.sub_features_subject_free:
+            self.sub_features = tuple(
+                evaluate(self, flag, None).v4 for flag in SUB_FEATURE_FLAGS
+            )
+        # Per endpoint-group flag: does a stable-path request need its subject at all?
+        # (Not when the master switch, the group and the sub-features answer everyone alike.)
+        enabled_free = self.compiled[Flag.ENABLED].subject_free
+        self.subject_free_routing = {
+            flag: self.sub_features_subject_free and enabled_free and rules.subject_free
+            for flag, rules in self.compiled.items()
+        }
 
     def evaluate(self, flag: Flag, subject: str | None) -> Decision:
         return evaluate(self, flag, subject)

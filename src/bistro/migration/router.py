@@ -21,8 +21,9 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bistro.core.handlers import ERROR_STYLE_KEY
+from bistro.core.middleware import RESPONSE_HEADERS_KEY
 from bistro.core.responses import error_body
-from bistro.migration.evaluation import evaluate
+from bistro.migration.evaluation import Snapshot, evaluate
 from bistro.migration.flags import GROUP_FLAGS, Flag
 from bistro.migration.runtime import FlagRuntime
 from bistro.migration.subjects import (
@@ -41,6 +42,7 @@ STABLE_PATH_KEY = "bistro.stable_path"
 CACHE_BYPASS_KEY = "bistro.cache_bypass"
 
 _PASSTHROUGH_PREFIXES = ("/api/v3/", "/api/v4/migration/")
+_VERSION_BYTES = {"v3": b"v3", "v4": b"v4"}
 
 
 def endpoint_group(rest: str) -> str | None:
@@ -127,17 +129,15 @@ class StableRouter:
         self, scope: Scope, receive: Receive, send: Send, rest: str, group: str
     ) -> None:
         snap = self.runtime.holder.snapshot
-        compiled = snap.compiled
         group_flag = GROUP_FLAGS[group]
         req = _Request(scope)
         if req.token is None:
-            req.ensure_client_id()
-        needs_subject = not (
-            snap.sub_features_subject_free
-            and compiled[Flag.ENABLED].subject_free
-            and compiled[group_flag].subject_free
-        )
-        subject = await self._subject(req, anonymous_cookie=True) if needs_subject else None
+            client_id = req.ensure_client_id()
+            subject = None if snap.subject_free_routing[group_flag] else client_id
+        elif snap.subject_free_routing[group_flag]:
+            subject = None
+        else:
+            subject = await self._subject(req, anonymous_cookie=True)
         decision = evaluate(snap, Flag.ENABLED, subject)
         if decision.v4:
             decision = evaluate(snap, group_flag, subject)
@@ -147,44 +147,49 @@ class StableRouter:
         scope[REASON_KEY] = decision.reason
         scope[SUBJECT_KEY] = subject
         _rewrite(scope, version, rest)
-        served = self.runtime.served
         cookie = req.cookie_to_set
-        token = req.token if rest == "auth/logout" else None
+        extra: dict[bytes, bytes] | None = scope.get(RESPONSE_HEADERS_KEY)
+        if extra is None or rest == "auth/logout":
+            logout_token = req.token if rest == "auth/logout" else None
+            send = self._tagging_send(scope, send, cookie, logout_token)
+        else:
+            # The request-id middleware adds these when the response starts: no extra layer.
+            extra[b"x-api-version"] = _VERSION_BYTES[version]
+            if cookie is not None:
+                name, value = set_cookie_header(cookie)
+                extra[name] = value
+        try:
+            if version == "v3" or _apply_sub_features(scope, snap, subject):
+                await self.app(scope, receive, send)
+            else:
+                await self._v4_with_v3_validation(scope, receive, send, rest)
+        finally:
+            self.runtime.served.record(scope[VERSION_KEY], group)
+
+    def _tagging_send(
+        self, scope: Scope, send: Send, cookie: str | None, token: str | None
+    ) -> Send:
+        """``send`` adding the stable path's headers itself (a logout also drops its token)."""
 
         async def send_tagged(message: Message) -> None:
             if message["type"] == "http.response.start":
-                served_by = scope[VERSION_KEY]
                 headers = [*message.get("headers", ()),
-                           (b"x-api-version", served_by.encode())]
+                           (b"x-api-version", _VERSION_BYTES[scope[VERSION_KEY]])]
                 if cookie is not None:
                     headers.append(set_cookie_header(cookie))
                 message["headers"] = headers
-                served.record(served_by, group)
                 if token is not None and message["status"] == 200:
                     self.runtime.tokens.forget(token)
             await send(message)
 
-        if version == "v3":
-            await self.app(scope, receive, send_tagged)
-            return
-        self._sub_features(scope, subject)
-        if evaluate(snap, Flag.VALIDATION, subject).v4:
-            await self.app(scope, receive, send_tagged)
-        else:
-            await self._v4_with_v3_validation(scope, receive, send_tagged, rest)
-
-    def _sub_features(self, scope: Scope, subject: str | None) -> None:
-        snap = self.runtime.holder.snapshot
-        if not evaluate(snap, Flag.CACHE, subject).v4:
-            scope[CACHE_BYPASS_KEY] = True
-        if not evaluate(snap, Flag.ERROR_HANDLING, subject).v4:
-            scope[ERROR_STYLE_KEY] = "v3"
+        return send_tagged
 
     async def _direct_v4(self, scope: Scope, receive: Receive, send: Send) -> None:
+        snap = self.runtime.holder.snapshot
         subject = None
-        if not self.runtime.holder.snapshot.sub_features_subject_free:
+        if snap.sub_features is None:
             subject = await self._subject(_Request(scope), anonymous_cookie=False)
-        self._sub_features(scope, subject)
+        _apply_sub_features(scope, snap, subject)  # /api/v4 keeps v4's validation regardless
         scope[VERSION_KEY] = "v4"
         if scope["path"].endswith("/auth/logout"):
             await self._watch_logout(scope, receive, send)
@@ -216,6 +221,9 @@ class StableRouter:
         scope.pop(ERROR_STYLE_KEY, None)
         scope[REASON_KEY] = "api_v4_validation off: v4 rejected the input, served by v3"
         _rewrite(scope, "v3", rest)
+        extra: dict[bytes, bytes] | None = scope.get(RESPONSE_HEADERS_KEY)
+        if extra is not None and b"x-api-version" in extra:
+            extra[b"x-api-version"] = b"v3"
 
         async def replay() -> Message:
             if recorded:
@@ -243,6 +251,23 @@ class StableRouter:
             (b"content-length", str(len(body)).encode()),
         ]})
         await send({"type": "http.response.body", "body": body})
+
+
+def _apply_sub_features(scope: Scope, snap: Snapshot, subject: str | None) -> bool:
+    """Sets the cache and error-style switches for a request v4 serves; returns whether v4's
+    validation applies. Answered from the snapshot when the same for everyone (the usual)."""
+    fixed = snap.sub_features
+    if fixed is not None:
+        cache_on, validation_on, errors_on = fixed
+    else:
+        cache_on = evaluate(snap, Flag.CACHE, subject).v4
+        validation_on = evaluate(snap, Flag.VALIDATION, subject).v4
+        errors_on = evaluate(snap, Flag.ERROR_HANDLING, subject).v4
+    if not cache_on:
+        scope[CACHE_BYPASS_KEY] = True
+    if not errors_on:
+        scope[ERROR_STYLE_KEY] = "v3"
+    return validation_on
 
 
 def _rewrite(scope: Scope, version: str, rest: str) -> None:

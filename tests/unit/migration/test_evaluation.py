@@ -103,6 +103,27 @@ def test_subject_free_flags_need_no_subject() -> None:
     assert not snap(Stage.FULL, overrides={"a": Version.V3}).compiled[R].subject_free
 
 
+def test_snapshot_answers_subject_free_questions_once() -> None:
+    # Defaults: every sub-feature on for everyone; restaurants disabled for everyone.
+    default = snap(Stage.DISABLED)
+    assert default.sub_features == (True, True, True)  # cache, validation, error handling
+    assert default.subject_free_routing[R]
+    cache_off = Snapshot(
+        {Flag.CACHE: FlagState(Flag.CACHE, Stage.DISABLED, 0.0)}, load_env_pins({}), version=1
+    )
+    assert cache_off.sub_features == (False, True, True)
+    # A partial rollout or an override needs the subject, for the group or for everyone.
+    assert not snap(Stage.PARTIAL, 30).subject_free_routing[R]
+    assert snap(Stage.PARTIAL, 30).subject_free_routing[Flag.REVIEWS]
+    testers = Snapshot(
+        {Flag.ERROR_HANDLING: FlagState(Flag.ERROR_HANDLING, Stage.FULL, 100.0,
+                                        overrides={"t": Version.V3})},
+        load_env_pins({}), version=1,
+    )
+    assert testers.sub_features is None
+    assert not testers.subject_free_routing[Flag.REVIEWS]
+
+
 def test_missing_flags_take_their_defaults() -> None:
     s = Snapshot({}, EnvPins(), version=0)
     assert evaluate(s, Flag.ENABLED, "a").v4
