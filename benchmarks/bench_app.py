@@ -44,9 +44,10 @@ def create_bench_app() -> FastAPI:
     @asynccontextmanager
     async def lifespan(application: FastAPI) -> AsyncIterator[Any]:
         async with service_lifespan(application) as state:
-            # The same pool size as the service's SQLAlchemy pool.
+            # As many connections as the service's SQLAlchemy pool may hold, opened on demand
+            # as SQLAlchemy opens them (the benchmark runs several servers on one PostgreSQL).
             pool = await asyncpg.create_pool(
-                dsn, min_size=db.pool_size, max_size=db.pool_size + db.max_overflow
+                dsn, min_size=0, max_size=db.pool_size + db.max_overflow
             )
             application.state.bench_pool = pool
             try:
