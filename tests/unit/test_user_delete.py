@@ -1,12 +1,14 @@
-"""UserService.delete takes the user's reviews out of the aggregates before the row goes."""
+"""UserService: delete takes the user's reviews out of the aggregates before the row goes;
+registration is stamped by the injected clock."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from bistro.core.clock import FakeClock
 from bistro.core.errors import Forbidden
 from bistro.core.security import PasswordHashing
 from bistro.core.settings import AuthSettings
@@ -54,3 +56,26 @@ async def test_delete_fixes_aggregates_first() -> None:
     with pytest.raises(Forbidden):
         await service.delete(admin, 1)
     assert calls == []
+
+
+class FakeUserStore:
+    async def by_email(self, email: str) -> User | None:
+        return None
+
+    async def add(self, obj: User) -> User:
+        return obj
+
+
+async def test_registration_is_stamped_by_the_service_clock() -> None:
+    # The injected clock, not the wall clock: tests and replays get the time they set.
+    moment = datetime(2031, 5, 6, 7, 8, 9, tzinfo=UTC)
+    service = UserService(
+        FakeUserStore(),  # type: ignore[arg-type]
+        FakeTokens([]),  # type: ignore[arg-type]
+        PasswordHashing(AuthSettings()),
+        timedelta(hours=1),
+        FakeClock(moment),
+        reviews=FakeContributions([]),
+    )
+    user = await service.register(" New@Example.com ", "a-long-password", "New")
+    assert (user.email, user.created_at, user.updated_at) == ("new@example.com", moment, moment)

@@ -82,11 +82,14 @@ class UserService:
         email = email.strip().lower()
         if await self.users.by_email(email) is not None:
             raise Conflict("An account with this email already exists", code="EMAIL_TAKEN")
+        now = self.clock.now()
         user = User(
             email=email,
             password_hash=await self.hashing.hash(password),
             display_name=display_name,
             role="user",
+            created_at=now,
+            updated_at=now,
         )
         try:
             return await self.users.add(user)
