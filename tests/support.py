@@ -281,6 +281,7 @@ class Factory:
         text: str | None = None, **fields: Any,
     ) -> dict[str, Any]:
         """A review row plus its restaurant's aggregate, moved with the same SQL the API uses."""
+        from bistro.core.clock import utcnow
         from bistro.reviews.repository import ReviewRepository
 
         user_id = user if isinstance(user, int) else user.id
@@ -295,5 +296,6 @@ class Factory:
         async with self.app.state.bistro.db.unit_of_work() as session:
             repo = ReviewRepository(session)
             values["id"] = await repo.create(values)
-            await repo.apply_rating_delta(restaurant_id, 1, rating)
+            stamp = values.get("created_at") or utcnow()
+            await repo.apply_rating_delta(restaurant_id, 1, rating, stamp)
         return values

@@ -11,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from bistro.core.clock import FakeClock
 from bistro.restaurants.models import Restaurant
 from bistro.reviews.models import Review
 from tests.support import Factory, app_client
@@ -257,3 +258,25 @@ async def test_concurrent_duplicate_reviews_are_one_201_and_409s(postgres_url: s
         assert statuses == [201] + [409] * 19
         assert {r.json()["code"] for r in responses if r.status_code == 409} == {"DUPLICATE_REVIEW"}
         assert (await aggregate(app, rest["id"]))[:2] == (1, 4)
+
+
+async def test_writes_are_stamped_by_the_app_clock(db_url: str) -> None:
+    # Registration, the review and the restaurant's aggregate all take the injected clock.
+    moment = datetime(2030, 3, 4, 5, 6, 7, tzinfo=UTC)
+    clock = FakeClock(moment)
+    async with app_client(db_url, clock=clock) as (app, client):
+        restaurant = await Factory(app).restaurant()
+        account = {"email": "clock@example.com", "password": "s3cret-pass", "display_name": "C"}
+        r = await client.post(f"{V4}/auth/register", json=account)
+        assert r.status_code == 201, r.text
+        assert r.json()["data"]["created_at"] == "2030-03-04T05:06:07+00:00"
+        login = {"email": account["email"], "password": account["password"]}
+        r = await client.post(f"{V4}/auth/login", json=login)
+        headers = {"Authorization": f"Bearer {r.json()['data']['token']}"}
+        clock.advance(60)
+        review = {"restaurant_id": restaurant["id"], "rating": 5, "text": "Lovely."}
+        r = await client.post(f"{V4}/reviews", json=review, headers=headers)
+        assert r.status_code == 201, r.text
+        assert r.json()["data"]["created_at"] == "2030-03-04T05:07:07+00:00"
+        detail = (await client.get(f"{V4}/restaurants/{restaurant['id']}")).json()["data"]
+        assert (detail["review_count"], detail["updated_at"]) == (1, "2030-03-04T05:07:07+00:00")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -57,7 +58,9 @@ class FakeReviews:
     async def delete(self, review_id: int) -> None:
         del self.rows[review_id]
 
-    async def apply_rating_delta(self, restaurant_id: int, count_delta: int, sum_delta: int) -> None:  # noqa: E501
+    async def apply_rating_delta(
+        self, restaurant_id: int, count_delta: int, sum_delta: int, now: datetime
+    ) -> None:
         count, total = self.aggregate[restaurant_id]
         self.aggregate[restaurant_id] = (count + count_delta, total + sum_delta)
 

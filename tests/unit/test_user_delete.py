@@ -36,7 +36,7 @@ class FakeTokens(Recorder):
 
 
 class FakeContributions(Recorder):
-    async def remove_user_contributions(self, user_id: int) -> None:
+    async def remove_user_contributions(self, user_id: int, now: datetime) -> None:
         self.calls.append(("remove_contributions", user_id))
 
 

@@ -9,6 +9,7 @@ and each adds its own delta to the committed value).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -46,9 +47,10 @@ _ORDERS: dict[str, tuple[Any, ...]] = {
 
 
 def aggregate_changes(
-    count_delta: ColumnElement[Any] | int, sum_delta: ColumnElement[Any] | int
+    count_delta: ColumnElement[Any] | int, sum_delta: ColumnElement[Any] | int, now: datetime
 ) -> dict[Any, Any]:
-    """SET clauses moving a restaurant's aggregate by (count_delta, sum_delta).
+    """SET clauses moving a restaurant's aggregate by (count_delta, sum_delta), stamped ``now``
+    (the service's clock, as v3 does; not the column's wall-clock ``onupdate``).
 
     Every right-hand side reads the row's *old* values (SQL semantics), so average and
     Bayesian score are computed from the same new count and sum.
@@ -63,6 +65,7 @@ def aggregate_changes(
             (new_count > 0, sql_cast(new_sum, Float) / new_count), else_=0.0
         ),
         R.c.rating_score: (sql_cast(new_sum, Float) + prior) / (new_count + PRIOR_WEIGHT),
+        R.c.updated_at: now,
     }
 
 
@@ -130,13 +133,13 @@ class ReviewRepository:
         await self.session.execute(delete(V).where(V.c.id == review_id))
 
     async def apply_rating_delta(
-        self, restaurant_id: int, count_delta: int, sum_delta: int
+        self, restaurant_id: int, count_delta: int, sum_delta: int, now: datetime
     ) -> None:
         """Move one restaurant's aggregate: the single atomic UPDATE every review write uses."""
-        changes = aggregate_changes(count_delta, sum_delta)
+        changes = aggregate_changes(count_delta, sum_delta, now)
         await self.session.execute(update(R).where(R.c.id == restaurant_id).values(changes))
 
-    async def remove_user_contributions(self, user_id: int) -> None:
+    async def remove_user_contributions(self, user_id: int, now: datetime) -> None:
         """Take a user's reviews out of every aggregate they are in, in one UPDATE.
 
         Called before the user row is deleted (its reviews go by ON DELETE CASCADE). The user
@@ -162,5 +165,5 @@ class ReviewRepository:
         await self.session.execute(
             update(R)
             .where(R.c.id.in_(select(V.c.restaurant_id).where(mine)))
-            .values(aggregate_changes(-count, -total))
+            .values(aggregate_changes(-count, -total, now))
         )

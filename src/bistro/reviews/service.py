@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy.exc import IntegrityError
@@ -38,7 +39,7 @@ class ReviewRepo(Protocol):
     async def delete(self, review_id: int) -> None: ...
 
     async def apply_rating_delta(
-        self, restaurant_id: int, count_delta: int, sum_delta: int
+        self, restaurant_id: int, count_delta: int, sum_delta: int, now: datetime
     ) -> None: ...
 
 
@@ -109,7 +110,7 @@ class ReviewService:
             if is_unique_violation(exc):
                 raise duplicate_review(body.restaurant_id) from exc
             raise restaurant_not_found(body.restaurant_id) from exc
-        await self.repo.apply_rating_delta(body.restaurant_id, 1, body.rating)
+        await self.repo.apply_rating_delta(body.restaurant_id, 1, body.rating, now)
         return review_representation({"id": review_id, **values})
 
     async def update(
@@ -121,14 +122,18 @@ class ReviewService:
         await self.repo.update(review_id, changes)
         delta = changes.get("rating", row["rating"]) - row["rating"]
         if delta:
-            await self.repo.apply_rating_delta(row["restaurant_id"], 0, delta)
+            await self.repo.apply_rating_delta(
+                row["restaurant_id"], 0, delta, changes["updated_at"]
+            )
         return review_representation({**row, **changes})
 
     async def delete(self, actor: Principal, review_id: int) -> int:
         """Delete the review; returns its restaurant's id (whose aggregate moved)."""
         row = await self._owned(actor, review_id)
         await self.repo.delete(review_id)
-        await self.repo.apply_rating_delta(row["restaurant_id"], -1, -row["rating"])
+        await self.repo.apply_rating_delta(
+            row["restaurant_id"], -1, -row["rating"], self.clock.now()
+        )
         return int(row["restaurant_id"])
 
     async def _owned(self, actor: Principal, review_id: int) -> Mapping[str, Any]:

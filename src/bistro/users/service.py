@@ -57,7 +57,7 @@ class TokenRepo(Protocol):
 
 
 class ReviewContributions(Protocol):
-    async def remove_user_contributions(self, user_id: int) -> None: ...
+    async def remove_user_contributions(self, user_id: int, now: datetime) -> None: ...
 
 
 class UserService:
@@ -150,5 +150,5 @@ class UserService:
         await self.tokens.revoke_all(user.id, self.clock.now())
         # Their reviews go with them (ON DELETE CASCADE): take them out of every restaurant's
         # rating aggregate first, in the same transaction.
-        await self.reviews.remove_user_contributions(user.id)
+        await self.reviews.remove_user_contributions(user.id, self.clock.now())
         await self.users.delete(user)
