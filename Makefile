@@ -24,6 +24,7 @@ run: install
 ## Set up everything and run the whole suite (SQLite, PostgreSQL, Redis, browser), lint and types
 test: install test-tools
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/pytest -q -p no:cacheprovider
 

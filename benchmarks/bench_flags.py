@@ -101,9 +101,14 @@ async def router_rows(requests: int) -> list[tuple[str, float]]:
         return None
 
     def scope(path: str) -> dict[str, Any]:
-        return {"type": "http", "method": "GET", "path": path, "raw_path": path.encode(),
-                "query_string": b"", "headers": [(b"x-client-id", b"client-42"),
-                                                 (b"accept", b"*/*")]}
+        return {
+            "type": "http",
+            "method": "GET",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "headers": [(b"x-client-id", b"client-42"), (b"accept", b"*/*")],
+        }
 
     async def run(app: Any, path: str) -> float:
         best = float("inf")

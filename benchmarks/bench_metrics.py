@@ -54,8 +54,16 @@ async def per_request(app: Any, n: int) -> float:
     async def send(_message: Any) -> None:
         return None
 
-    scope = {"type": "http", "method": "GET", "path": "/api/v4/restaurants/7", "headers": [],
-             "query_string": b"", "root_path": "", "scheme": "http", "server": ("t", 80)}
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/api/v4/restaurants/7",
+        "headers": [],
+        "query_string": b"",
+        "root_path": "",
+        "scheme": "http",
+        "server": ("t", 80),
+    }
     started = time.thread_time()
     for _ in range(n):
         await app(dict(scope), receive, send)
@@ -122,10 +130,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"raw ASGI app + MetricsMiddleware    {on_us:8.2f} us/request")
     print(f"  middleware cost                   {on_us - off_us:8.2f} us/request")
     print(f"Prometheus apply at flush           {apply_us:8.4f} us/request (amortised)")
-    print(f"FastAPI route in-process, no metrics {min(u[0] for u in hello_us):8.2f} us/request, "
-          f"with metrics {min(u[1] for u in hello_us):8.2f} us/request")
-    print(f"FastAPI route in-process, throughput with / without metrics: {hello_ratio:.3f} "
-          f"(median of rounds {[round(r, 3) for r in hello_rounds]})")
+    print(
+        f"FastAPI route in-process, no metrics {min(u[0] for u in hello_us):8.2f} us/request, "
+        f"with metrics {min(u[1] for u in hello_us):8.2f} us/request"
+    )
+    print(
+        f"FastAPI route in-process, throughput with / without metrics: {hello_ratio:.3f} "
+        f"(median of rounds {[round(r, 3) for r in hello_rounds]})"
+    )
     return 0
 
 

@@ -255,11 +255,16 @@ def run_scenario(
     for probe in probes:
         first = probe.paths(count)[0]
         response = servers[probe.server].get(first, probe.headers)
-        if first.startswith("/api/") and not first.startswith(("/api/v3/", "/api/v4/")) and (
-            response.headers.get("x-api-version") != "v4"
+        if (
+            first.startswith("/api/")
+            and not first.startswith(("/api/v3/", "/api/v4/"))
+            and (response.headers.get("x-api-version") != "v4")
         ):
-            return {**out, "status": "skipped",
-                    "reason": f"{probe.label}: {first} was not routed to v4"}
+            return {
+                **out,
+                "status": "skipped",
+                "reason": f"{probe.label}: {first} was not routed to v4",
+            }
         if response.status_code != 200:
             return {
                 **out,
@@ -350,8 +355,10 @@ def print_table(report: dict[str, Any]) -> None:
         print(f"  {s['name']}: {s['title']}")
         if s.get("round_ratios"):
             low, high = s["ratio_quartiles"]
-            print(f"    {s['rounds']} rounds x {s['duration']}s per side; ratio {s['ratio']}, "
-                  f"middle half of the rounds {low}-{high}")
+            print(
+                f"    {s['rounds']} rounds x {s['duration']}s per side; ratio {s['ratio']}, "
+                f"middle half of the rounds {low}-{high}"
+            )
             print(f"    per-round ratios {s['round_ratios']}")
             print(f"    per-round cpu ratios {s['round_cpu_ratios']}")
         for problem in s.get("problems", []):

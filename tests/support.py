@@ -277,8 +277,12 @@ class Factory:
         return values
 
     async def review(
-        self, user: UserHandle | int, restaurant: dict[str, Any] | int, rating: int = 4,
-        text: str | None = None, **fields: Any,
+        self,
+        user: UserHandle | int,
+        restaurant: dict[str, Any] | int,
+        rating: int = 4,
+        text: str | None = None,
+        **fields: Any,
     ) -> dict[str, Any]:
         """A review row plus its restaurant's aggregate, moved with the same SQL the API uses."""
         from bistro.core.clock import utcnow

@@ -133,8 +133,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     # Inside the request-id middleware (the access log carries the id), outside the body
     # limit (413s are counted); the stable-path router goes outside this one.
     if settings.monitoring.request_metrics:
-        app.add_middleware(MetricsMiddleware, recorder=recorder,
-                           access_log=settings.monitoring.access_log)
+        app.add_middleware(
+            MetricsMiddleware, recorder=recorder, access_log=settings.monitoring.access_log
+        )
     # Outside the metrics: they see the rewritten path and the version the router chose.
     app.add_middleware(StableRouter, runtime=flags)
     app.add_middleware(RequestIdMiddleware)

@@ -24,8 +24,14 @@ from tests.support import DEFAULT_PASSWORD, Factory, make_settings, running_app
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
 ]
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -61,9 +67,22 @@ def server(sqlite_url: str) -> Iterator[tuple[str, str]]:
         BISTRO_DEMO="false",
     )
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bistro.app:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bistro.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -88,8 +107,11 @@ def load(base: str, stop: threading.Event) -> None:
     """Steady traffic on both versions (v3 answers 404 where its routes are not built)."""
     with httpx.Client(base_url=base, timeout=30) as client:
         while not stop.is_set():
-            for path in ("/api/v4/restaurants?limit=5", "/api/v4/restaurants/999999",
-                         "/api/v3/restaurants?limit=5"):
+            for path in (
+                "/api/v4/restaurants?limit=5",
+                "/api/v4/restaurants/999999",
+                "/api/v3/restaurants?limit=5",
+            ):
                 # A slow answer on a busy machine must not stop the load.
                 with contextlib.suppress(httpx.HTTPError):
                     client.get(path)
@@ -144,8 +166,9 @@ def test_dashboard_draws_live_v3_and_v4_charts(server: tuple[str, str]) -> None:
             assert v4_latency["v4 p95"] > 0 and v3_latency["v3 p95"] > 0
             tiles = page.eval_on_selector_all(".tile", "ts => ts.map(t => t.dataset.version)")
             assert tiles == ["v3", "v4"]
-            assert "No rollout controller yet." in page.inner_text("#decisions") or \
-                page.inner_text("#decisions")
+            assert "No rollout controller yet." in page.inner_text("#decisions") or page.inner_text(
+                "#decisions"
+            )
             page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
             browser.close()
     finally:

@@ -33,8 +33,14 @@ def free_port() -> int:
 
 def _env(url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("API_V4_")}
-    env.update({"PYTHONPATH": str(ROOT / "src"), "BISTRO_DATABASE_URL": url,
-                "BISTRO_LOG_LEVEL": "warning", "BISTRO_MONITORING_ACCESS_LOG": "false"})
+    env.update(
+        {
+            "PYTHONPATH": str(ROOT / "src"),
+            "BISTRO_DATABASE_URL": url,
+            "BISTRO_LOG_LEVEL": "warning",
+            "BISTRO_MONITORING_ACCESS_LOG": "false",
+        }
+    )
     return env
 
 
@@ -47,10 +53,15 @@ def servers(postgres_url: str, tmp_path: Path) -> Iterator[list[str]]:
         for n in range(2):
             port = free_port()
             log = (tmp_path / f"server{n}.log").open("wb")
-            started.append(subprocess.Popen(
-                [sys.executable, "-m", "bistro.cli.main", "serve", "--port", str(port)],
-                env=_env(postgres_url), stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
-            ))
+            started.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "bistro.cli.main", "serve", "--port", str(port)],
+                    env=_env(postgres_url),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=ROOT,
+                )
+            )
             bases.append(f"http://127.0.0.1:{port}")
         deadline = time.monotonic() + 60
         for proc, base in zip(started, bases, strict=True):
@@ -80,17 +91,33 @@ def test_cli_change_reaches_both_servers_within_one_second(
     servers: list[str], postgres_url: str
 ) -> None:
     # A client whose bucket is inside 50 % but not inside 0 %: v3 before, v4 after.
-    client_id = next(f"probe-{i}" for i in range(1000)
-                     if rollout_bucket("api_v4_restaurants", f"probe-{i}") <= 50)
+    client_id = next(
+        f"probe-{i}"
+        for i in range(1000)
+        if rollout_bucket("api_v4_restaurants", f"probe-{i}") <= 50
+    )
     headers = {"X-Client-ID": client_id}
     for base in servers:
         r = httpx.get(f"{base}/api/restaurants", headers=headers, timeout=5)
         assert (r.status_code, r.headers["x-api-version"]) == (200, "v3")
 
     cli = subprocess.run(
-        [sys.executable, "-m", "bistro.cli.main", "migration", "partial", "--percentage", "50",
-         "--flag", "api_v4_restaurants"],
-        env=_env(postgres_url), cwd=ROOT, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "bistro.cli.main",
+            "migration",
+            "partial",
+            "--percentage",
+            "50",
+            "--flag",
+            "api_v4_restaurants",
+        ],
+        env=_env(postgres_url),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     committed = time.monotonic()  # the CLI has committed and exited
     assert cli.returncode == 0, cli.stderr
@@ -109,5 +136,6 @@ def test_cli_change_reaches_both_servers_within_one_second(
     assert max(seen.values()) < 1.0, seen
     # And it stays: the next requests agree.
     for base in servers:
-        assert httpx.get(f"{base}/api/restaurants", headers=headers).headers[
-            "x-api-version"] == "v4"
+        assert (
+            httpx.get(f"{base}/api/restaurants", headers=headers).headers["x-api-version"] == "v4"
+        )

@@ -33,15 +33,19 @@ async def test_admin_only(client: httpx.AsyncClient, factory: Factory) -> None:
 async def test_partial_is_applied_audited_and_shown(
     client: httpx.AsyncClient, admin: UserHandle
 ) -> None:
-    r = await client.post(f"{M}/partial", headers=admin.headers,
-                          json={"flag": "api_v4_restaurants", "percentage": 30,
-                                "reason": "first step"})
+    r = await client.post(
+        f"{M}/partial",
+        headers=admin.headers,
+        json={"flag": "api_v4_restaurants", "percentage": 30, "reason": "first step"},
+    )
     assert r.status_code == 200, r.text
-    assert r.json()["data"]["changed"] == [{
-        "flag": "api_v4_restaurants",
-        "old": {"stage": "disabled", "percentage": 0.0},
-        "new": {"stage": "partial", "percentage": 30.0},
-    }]
+    assert r.json()["data"]["changed"] == [
+        {
+            "flag": "api_v4_restaurants",
+            "old": {"stage": "disabled", "percentage": 0.0},
+            "new": {"stage": "partial", "percentage": 30.0},
+        }
+    ]
     status = (await client.get(f"{M}/status", headers=admin.headers)).json()
     flag = flag_of(status, "api_v4_restaurants")
     assert (flag["stage"], flag["percentage"]) == ("partial", 30.0)
@@ -50,8 +54,9 @@ async def test_partial_is_applied_audited_and_shown(
     assert flag_of(status, "api_v4_reviews")["stage"] == "disabled"
     assert "stable_path_traffic" in status["data"]
 
-    history = (await client.get(f"{M}/history?flag=api_v4_restaurants",
-                                headers=admin.headers)).json()["data"]
+    history = (
+        await client.get(f"{M}/history?flag=api_v4_restaurants", headers=admin.headers)
+    ).json()["data"]
     assert len(history) == 1
     entry = history[0]
     assert entry["actor"].startswith(f"admin:{admin.id}:")
@@ -67,8 +72,11 @@ async def test_every_routing_flag_at_once_then_rollback_is_idempotent(
     assert len(r.json()["data"]["changed"]) == 4
     status = (await client.get(f"{M}/status", headers=admin.headers)).json()
     assert {f["name"]: f["stage"] for f in status["data"]["flags"] if f["routing"]} == {
-        "api_v4_restaurants": "full", "api_v4_reviews": "full",
-        "api_v4_users": "full", "api_v4_statistics": "full"}
+        "api_v4_restaurants": "full",
+        "api_v4_reviews": "full",
+        "api_v4_users": "full",
+        "api_v4_statistics": "full",
+    }
 
     first = await client.post(f"{M}/rollback", headers=admin.headers, json={"reason": "errors"})
     assert first.status_code == 200 and len(first.json()["data"]["changed"]) == 4
@@ -116,8 +124,9 @@ async def test_flag_set_validation(client: httpx.AsyncClient, admin: UserHandle)
         r = await client.put(f"{M}/flags/{name}", headers=admin.headers, json=body)
         assert r.status_code == 422, (name, body, r.text)
         assert says in r.json()["error"]
-    r = await client.put(f"{M}/flags/api_v4_cache", headers=admin.headers,
-                         json={"percentage": 12.5})
+    r = await client.put(
+        f"{M}/flags/api_v4_cache", headers=admin.headers, json={"percentage": 12.5}
+    )
     assert r.status_code == 200
     assert r.json()["data"]["changed"][0]["new"] == {"stage": "partial", "percentage": 12.5}
 
@@ -128,23 +137,30 @@ async def test_overrides(client: httpx.AsyncClient, admin: UserHandle) -> None:
     assert r.status_code == 422 and "v3 or v4" in r.json()["error"]
     r = await client.put(url, headers=admin.headers, json={"version": "v4", "reason": "tester"})
     assert r.status_code == 200
-    listed = (await client.get(f"{M}/flags/api_v4_reviews/overrides",
-                               headers=admin.headers)).json()["data"]
+    listed = (
+        await client.get(f"{M}/flags/api_v4_reviews/overrides", headers=admin.headers)
+    ).json()["data"]
     assert [(o["subject"], o["version"], o["reason"]) for o in listed] == [
-        ("client-7", "v4", "tester")]
+        ("client-7", "v4", "tester")
+    ]
     status = (await client.get(f"{M}/status", headers=admin.headers)).json()
     assert flag_of(status, "api_v4_reviews")["overrides"] == 1
     assert (await client.delete(url, headers=admin.headers)).status_code == 200
     r = await client.delete(url, headers=admin.headers)
     assert r.status_code == 404 and r.json()["code"] == "OVERRIDE_NOT_FOUND"
-    actions = [h["action"] for h in (await client.get(f"{M}/history",
-                                                      headers=admin.headers)).json()["data"]]
+    actions = [
+        h["action"]
+        for h in (await client.get(f"{M}/history", headers=admin.headers)).json()["data"]
+    ]
     assert actions == ["override_removed", "override"]
 
 
 async def test_testing_step_adds_testers(client: httpx.AsyncClient, admin: UserHandle) -> None:
-    r = await client.post(f"{M}/testing", headers=admin.headers,
-                          json={"flag": "api_v4_statistics", "testers": ["qa-1", "qa-2"]})
+    r = await client.post(
+        f"{M}/testing",
+        headers=admin.headers,
+        json={"flag": "api_v4_statistics", "testers": ["qa-1", "qa-2"]},
+    )
     assert r.status_code == 200
     assert len(r.json()["data"]["changed"]) == 3
     for subject, version in (("qa-1", "v4"), ("someone", "v3")):
@@ -193,9 +209,16 @@ async def test_endpoint_checks_pass_on_a_working_v4(
     failed = [x for x in results if x["outcome"] != "pass"]
     assert failed == []
     endpoints = {x["endpoint"] for x in results}
-    assert {"GET /restaurants", "GET /restaurants/{id}", "POST /reviews", "DELETE /reviews/{id}",
-            "GET /statistics", "POST /restaurants", "GET /admin/users",
-            "POST /auth/logout"} <= endpoints
+    assert {
+        "GET /restaurants",
+        "GET /restaurants/{id}",
+        "POST /reviews",
+        "DELETE /reviews/{id}",
+        "GET /statistics",
+        "POST /restaurants",
+        "GET /admin/users",
+        "POST /auth/logout",
+    } <= endpoints
     assert r.json()["data"]["passed"] is True
 
 

@@ -33,8 +33,19 @@ def flags_json(url: str) -> dict[str, dict]:
 
 
 def test_partial_full_rollback_and_history(url: str) -> None:
-    code, out, _ = cli(url, "migration", "partial", "--percentage", "30", "--flag",
-                       "api_v4_restaurants", "--reason", "step 1", "--actor", "ops:ana")
+    code, out, _ = cli(
+        url,
+        "migration",
+        "partial",
+        "--percentage",
+        "30",
+        "--flag",
+        "api_v4_restaurants",
+        "--reason",
+        "step 1",
+        "--actor",
+        "ops:ana",
+    )
     assert code == 0 and "disabled 0% -> partial 30%" in out
     assert flags_json(url)["api_v4_restaurants"]["stage"] == "partial"
 
@@ -75,8 +86,17 @@ def test_invalid_values_exit_non_zero_with_one_line(url: str, args: list[str], s
 
 
 def test_overrides_and_testers(url: str) -> None:
-    code, _, _ = cli(url, "migration", "testing", "--flag", "api_v4_users", "--tester", "42",
-                     "--tester", "qa-client")
+    code, _, _ = cli(
+        url,
+        "migration",
+        "testing",
+        "--flag",
+        "api_v4_users",
+        "--tester",
+        "42",
+        "--tester",
+        "qa-client",
+    )
     assert code == 0
     assert flags_json(url)["api_v4_users"]["overrides"] == 2
     assert cli(url, "flags", "override", "api_v4_users", "42", "--remove")[0] == 0

@@ -30,8 +30,9 @@ def samples(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
 def check_with_promtool(text: str) -> None:
     promtool = shutil.which("promtool")
     assert promtool, "promtool is installed by `make test` (Debian package prometheus)"
-    result = subprocess.run([promtool, "check", "metrics"], input=text.encode(),
-                            capture_output=True, timeout=30)
+    result = subprocess.run(
+        [promtool, "check", "metrics"], input=text.encode(), capture_output=True, timeout=30
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -53,14 +54,21 @@ async def test_metrics_endpoint_counts_real_requests(db_url: str) -> None:
         assert requests[("v4", "users", "/users/me", "2xx")] == 3, requests
         assert requests[("v4", "users", "/users/me", "4xx")] == 1
         assert requests[("none", "other", "unmatched", "4xx")] == 1
-        buckets = {s["le"]: v for s, v in found["bistro_http_request_duration_seconds_bucket"]
-                   if s["route"] == "/users/me"}
+        buckets = {
+            s["le"]: v
+            for s, v in found["bistro_http_request_duration_seconds_bucket"]
+            if s["route"] == "/users/me"
+        }
         assert buckets["+Inf"] == 4
-        counts = [v for s, v in found["bistro_http_request_duration_seconds_count"]
-                  if s["route"] == "/users/me"]
+        counts = [
+            v
+            for s, v in found["bistro_http_request_duration_seconds_count"]
+            if s["route"] == "/users/me"
+        ]
         assert counts == [4]
-        assert any(v > 0 for s, v in found["bistro_http_response_bytes_total"]
-                   if s["route"] == "/users/me")
+        assert any(
+            v > 0 for s, v in found["bistro_http_response_bytes_total"] if s["route"] == "/users/me"
+        )
         assert "process_resident_memory_bytes" in found
         check_with_promtool(r.text)
 
@@ -84,8 +92,9 @@ def test_multiprocess_mode_merges_workers(tmp_path: object) -> None:
     """)
     for _ in range(2):
         subprocess.run([sys.executable, "-c", worker], env=env, check=True, timeout=300)
-    out = subprocess.run([sys.executable, "-c", scrape], env=env, check=True, timeout=300,
-                         capture_output=True).stdout.decode()
+    out = subprocess.run(
+        [sys.executable, "-c", scrape], env=env, check=True, timeout=300, capture_output=True
+    ).stdout.decode()
     found = samples(out)
     assert [v for s, v in found["bistro_http_requests_total"]] == [10]
     le = {s["le"]: v for s, v in found["bistro_http_request_duration_seconds_bucket"]}
@@ -151,8 +160,11 @@ async def test_one_access_log_line_per_request(sqlite_url: str, capsys: object) 
                 r = await client.get(f"{V4}/users/me", headers={"X-Request-ID": "req-42"})
                 assert r.status_code == 401
         err = capsys.readouterr().err  # type: ignore[attr-defined]
-        lines = [json.loads(line) for line in err.splitlines() if '"event": "request"' in line
-                 or '"event":"request"' in line]
+        lines = [
+            json.loads(line)
+            for line in err.splitlines()
+            if '"event": "request"' in line or '"event":"request"' in line
+        ]
         assert len(lines) == 1
         line = lines[0]
         assert line["request_id"] == "req-42"
@@ -180,6 +192,7 @@ async def test_cache_counters_reach_status_and_metrics(db_url: str) -> None:
         assert summary["cache"]["hit_rate"] == 0.75
         assert summary["versions"]["v4"]["cache_hit_rate"] == 0.75
         text_ = (await client.get("/metrics")).text
-        lookups = {(s["level"], s["result"]): v
-                   for s, v in samples(text_)["bistro_cache_lookups_total"]}
+        lookups = {
+            (s["level"], s["result"]): v for s, v in samples(text_)["bistro_cache_lookups_total"]
+        }
         assert lookups == {("l1", "hit"): 3, ("l1", "miss"): 1}

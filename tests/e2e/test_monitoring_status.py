@@ -25,8 +25,9 @@ async def test_stable_path_requests_are_labelled_with_the_served_version(db_url:
         for _ in range(3):
             r = await client.get("/api/restaurants", headers=headers)
             assert r.status_code == 200 and r.headers["x-api-version"] == "v3"
-        r = await client.post(f"{M}/full", headers=admin.headers,
-                              json={"reason": "test", "flag": None})
+        r = await client.post(
+            f"{M}/full", headers=admin.headers, json={"reason": "test", "flag": None}
+        )
         assert r.status_code == 200, r.text
         await app.state.bistro.extras["flags"].refresh()
         for _ in range(2):
@@ -58,8 +59,9 @@ async def test_migration_status_cli_adds_metrics_and_alerts(db_url: str) -> None
         monitoring: Monitoring = app.state.bistro.extras[STATE_KEY]
         for i in range(20):
             status = "5xx" if i < 2 else "2xx"
-            monitoring.pipeline.recorder.record(("v4", "statistics", "/statistics", status),
-                                                0.004, 100)
+            monitoring.pipeline.recorder.record(
+                ("v4", "statistics", "/statistics", status), 0.004, 100
+            )
         assert await monitoring.flush()
 
     def run(*args: str) -> object:

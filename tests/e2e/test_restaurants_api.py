@@ -30,21 +30,71 @@ def ids(response: httpx.Response) -> list[int]:
 async def seeded(factory: Factory) -> list[dict[str, Any]]:
     """Five restaurants with known values (ids 1..5 in this order)."""
     specs = [
-        dict(name="Bangkok Nights", cuisine="thai", city="Lisbon", price_level=2,
-             rating_avg=4.5, review_count=2, rating_sum=9, rating_score=24 / 7,
-             latitude=38.7100, longitude=-9.1400, created_at=T0),
-        dict(name="Sushi Zen", cuisine="japanese", city="Porto", price_level=4,
-             rating_avg=4.0, review_count=40, rating_sum=160, rating_score=175 / 45,
-             latitude=41.1500, longitude=-8.6100, created_at=T0 + timedelta(days=3)),
-        dict(name="Curry 100% House", cuisine="indian", city="lisbon", price_level=1,
-             rating_avg=5.0, review_count=1, rating_sum=5, rating_score=20 / 6,
-             latitude=38.7200, longitude=-9.1400, created_at=T0 + timedelta(days=1)),
-        dict(name="Alfama Tasca", cuisine="portuguese", city="Lisbon", price_level=2,
-             rating_avg=0.0, review_count=0, rating_sum=0, rating_score=3.0,
-             latitude=38.7100, longitude=-9.0000, created_at=T0 + timedelta(days=2)),
-        dict(name="Thai Palace", cuisine="thai", city="Lisbon", price_level=3,
-             rating_avg=4.0, review_count=40, rating_sum=160, rating_score=175 / 45,
-             latitude=38.7150, longitude=-9.1400, created_at=T0 + timedelta(days=3)),
+        dict(
+            name="Bangkok Nights",
+            cuisine="thai",
+            city="Lisbon",
+            price_level=2,
+            rating_avg=4.5,
+            review_count=2,
+            rating_sum=9,
+            rating_score=24 / 7,
+            latitude=38.7100,
+            longitude=-9.1400,
+            created_at=T0,
+        ),
+        dict(
+            name="Sushi Zen",
+            cuisine="japanese",
+            city="Porto",
+            price_level=4,
+            rating_avg=4.0,
+            review_count=40,
+            rating_sum=160,
+            rating_score=175 / 45,
+            latitude=41.1500,
+            longitude=-8.6100,
+            created_at=T0 + timedelta(days=3),
+        ),
+        dict(
+            name="Curry 100% House",
+            cuisine="indian",
+            city="lisbon",
+            price_level=1,
+            rating_avg=5.0,
+            review_count=1,
+            rating_sum=5,
+            rating_score=20 / 6,
+            latitude=38.7200,
+            longitude=-9.1400,
+            created_at=T0 + timedelta(days=1),
+        ),
+        dict(
+            name="Alfama Tasca",
+            cuisine="portuguese",
+            city="Lisbon",
+            price_level=2,
+            rating_avg=0.0,
+            review_count=0,
+            rating_sum=0,
+            rating_score=3.0,
+            latitude=38.7100,
+            longitude=-9.0000,
+            created_at=T0 + timedelta(days=2),
+        ),
+        dict(
+            name="Thai Palace",
+            cuisine="thai",
+            city="Lisbon",
+            price_level=3,
+            rating_avg=4.0,
+            review_count=40,
+            rating_sum=160,
+            rating_score=175 / 45,
+            latitude=38.7150,
+            longitude=-9.1400,
+            created_at=T0 + timedelta(days=3),
+        ),
     ]
     return [await factory.restaurant(**spec) for spec in specs]
 
@@ -61,8 +111,20 @@ async def test_list_shape_default_sort_and_paging(
     assert [i["id"] for i in body["data"]] == [2, 5, 1, 3, 4]
     first = body["data"][0]
     assert set(first) == {
-        "id", "name", "cuisine", "city", "address", "latitude", "longitude", "price_level",
-        "hours", "rating_avg", "review_count", "rating_score", "created_at", "updated_at",
+        "id",
+        "name",
+        "cuisine",
+        "city",
+        "address",
+        "latitude",
+        "longitude",
+        "price_level",
+        "hours",
+        "rating_avg",
+        "review_count",
+        "rating_score",
+        "created_at",
+        "updated_at",
     }
     assert first["hours"] == CLOSED
     assert first["created_at"] == "2026-01-04T00:00:00+00:00"
@@ -142,12 +204,25 @@ async def test_search(client: httpx.AsyncClient, factory: Factory) -> None:
 @pytest.mark.parametrize(
     "params",
     [
-        {"limit": 51}, {"limit": 0}, {"offset": -1}, {"sort": "stars"}, {"price_min": 0},
-        {"price_max": 5}, {"price_min": 3, "price_max": 2}, {"min_rating": 5.5},
-        {"min_rating": "nan"}, {"near": "38.7"}, {"near": "x,y"}, {"near": "91,0"},
-        {"near": "38,-9", "radius_km": 501}, {"near": "38,-9", "radius_km": 0},
-        {"city": "x" * 81}, {"cuisine": "thai;drop"}, {"cuisine": "x" * 41},
-        {"open_now": "maybe"}, {"limit": "ten"},
+        {"limit": 51},
+        {"limit": 0},
+        {"offset": -1},
+        {"sort": "stars"},
+        {"price_min": 0},
+        {"price_max": 5},
+        {"price_min": 3, "price_max": 2},
+        {"min_rating": 5.5},
+        {"min_rating": "nan"},
+        {"near": "38.7"},
+        {"near": "x,y"},
+        {"near": "91,0"},
+        {"near": "38,-9", "radius_km": 501},
+        {"near": "38,-9", "radius_km": 0},
+        {"city": "x" * 81},
+        {"cuisine": "thai;drop"},
+        {"cuisine": "x" * 41},
+        {"open_now": "maybe"},
+        {"limit": "ten"},
     ],
 )
 async def test_bad_list_parameters_are_422(
@@ -214,11 +289,19 @@ async def test_admin_create_update_delete(
     admin = await factory.user("admin")
     bob = await factory.user()
     body = {
-        "name": "  Tasca do Ze ", "cuisine": "Portuguese", "city": "Lisbon", "address": "Rua 1",
-        "latitude": 38.7, "longitude": -9.1, "price_level": 2,
+        "name": "  Tasca do Ze ",
+        "cuisine": "Portuguese",
+        "city": "Lisbon",
+        "address": "Rua 1",
+        "latitude": 38.7,
+        "longitude": -9.1,
+        "price_level": 2,
         "hours": CLOSED | {"fri": [["19:00", "01:00"]]},
         # Mass assignment: none of these may land.
-        "id": 777, "rating_avg": 5.0, "review_count": 99, "rating_score": 5.0,
+        "id": 777,
+        "rating_avg": 5.0,
+        "review_count": 99,
+        "rating_score": 5.0,
         "created_at": "2000-01-01T00:00:00+00:00",
     }
     assert (await client.post(f"{V4}/restaurants", json=body)).status_code == 401
@@ -261,9 +344,15 @@ async def test_admin_create_update_delete(
     assert await intervals() == [(480, 540)]
 
     bad_bodies = [
-        {"price_level": 5}, {"price_level": "2"}, {"latitude": 91}, {"name": ""},
-        {"name": "x" * 121}, {"address": "x" * 201}, {"cuisine": "??"},
-        {"hours": {"mon": []}}, {"hours": CLOSED | {"mon": [["25:00", "26:00"]]}},
+        {"price_level": 5},
+        {"price_level": "2"},
+        {"latitude": 91},
+        {"name": ""},
+        {"name": "x" * 121},
+        {"address": "x" * 201},
+        {"cuisine": "??"},
+        {"hours": {"mon": []}},
+        {"hours": CLOSED | {"mon": [["25:00", "26:00"]]}},
     ]
     for bad in bad_bodies:
         r = await client.put(f"{V4}/restaurants/{rid}", json=bad, headers=admin.headers)
@@ -289,8 +378,17 @@ async def test_openapi_documents_restaurant_routes(client: httpx.AsyncClient) ->
     spec = (await client.get("/openapi.json")).json()
     listing = spec["paths"]["/api/v4/restaurants"]["get"]
     assert {p["name"] for p in listing["parameters"]} >= {
-        "cuisine", "city", "price_min", "price_max", "min_rating", "open_now", "near",
-        "radius_km", "sort", "limit", "offset",
+        "cuisine",
+        "city",
+        "price_min",
+        "price_max",
+        "min_rating",
+        "open_now",
+        "near",
+        "radius_km",
+        "sort",
+        "limit",
+        "offset",
     }
     assert "422" in listing["responses"]
     assert "404" in spec["paths"]["/api/v4/restaurants/{restaurant_id}"]["get"]["responses"]

@@ -49,16 +49,28 @@ async def test_create_get_and_aggregate(
     ana = await factory.user()
     rest = await factory.restaurant()
     body = {
-        "restaurant_id": rest["id"], "rating": 4, "text": "  Great curry  ",
+        "restaurant_id": rest["id"],
+        "rating": 4,
+        "text": "  Great curry  ",
         # Mass assignment: none of these may land.
-        "user_id": 999, "id": 555, "rating_avg": 1.0, "created_at": "2000-01-01T00:00:00Z",
+        "user_id": 999,
+        "id": 555,
+        "rating_avg": 1.0,
+        "created_at": "2000-01-01T00:00:00Z",
     }
     assert (await client.post(f"{V4}/reviews", json=body)).status_code == 401
     r = await client.post(f"{V4}/reviews", json=body, headers=ana.headers)
     assert r.status_code == 201, r.text
     data = r.json()["data"]
-    assert set(data) == {"id", "restaurant_id", "user_id", "rating", "text", "created_at",
-                         "updated_at"}
+    assert set(data) == {
+        "id",
+        "restaurant_id",
+        "user_id",
+        "rating",
+        "text",
+        "created_at",
+        "updated_at",
+    }
     assert data["user_id"] == ana.id and data["id"] != 555 and data["text"] == "Great curry"
     assert not data["created_at"].startswith("2000")
     assert await aggregate(app, rest["id"]) == (1, 4, 4.0, pytest.approx((4 + 15) / 6))
@@ -80,9 +92,16 @@ async def test_create_validation_and_missing_restaurant(
     rest = await factory.restaurant()
     good = {"restaurant_id": rest["id"], "rating": 3, "text": "ok"}
     bad_bodies = [
-        good | {"rating": 0}, good | {"rating": 6}, good | {"rating": "5"}, good | {"rating": 4.5},
-        good | {"text": ""}, good | {"text": "   "}, good | {"text": "x" * 5001},
-        good | {"restaurant_id": 0}, good | {"restaurant_id": 2**31}, {"rating": 3, "text": "x"},
+        good | {"rating": 0},
+        good | {"rating": 6},
+        good | {"rating": "5"},
+        good | {"rating": 4.5},
+        good | {"text": ""},
+        good | {"text": "   "},
+        good | {"text": "x" * 5001},
+        good | {"restaurant_id": 0},
+        good | {"restaurant_id": 2**31},
+        {"rating": 3, "text": "x"},
     ]
     for bad in bad_bodies:
         r = await client.post(f"{V4}/reviews", json=bad, headers=ana.headers)
@@ -111,8 +130,9 @@ async def test_only_author_or_admin_may_change(
     assert await aggregate(app, rest["id"]) == (1, 2, 2.0, pytest.approx(17 / 6))
     assert (await client.put(url, json={"rating": 5})).status_code == 401
 
-    r = await client.put(url, json={"rating": 5, "user_id": bob.id, "restaurant_id": 7},
-                         headers=ana.headers)
+    r = await client.put(
+        url, json={"rating": 5, "user_id": bob.id, "restaurant_id": 7}, headers=ana.headers
+    )
     assert r.status_code == 200, r.text
     data = r.json()["data"]
     assert data["rating"] == 5 and data["text"] == "original" and data["user_id"] == ana.id
@@ -125,8 +145,9 @@ async def test_only_author_or_admin_may_change(
 
     for bad in ({}, {"rating": 9}, {"text": ""}, {"text": "x" * 5001}):
         assert (await client.put(url, json=bad, headers=ana.headers)).status_code == 422, bad
-    assert (await client.put(f"{V4}/reviews/99999", json={"rating": 1},
-                             headers=ana.headers)).status_code == 404
+    assert (
+        await client.put(f"{V4}/reviews/99999", json={"rating": 1}, headers=ana.headers)
+    ).status_code == 404
 
     r = await client.delete(url, headers=ana.headers)
     assert r.status_code == 200 and r.json()["data"] is None
@@ -144,8 +165,15 @@ async def test_only_author_or_admin_may_change(
 async def test_bad_review_ids_and_list_params(client: httpx.AsyncClient) -> None:
     for bad in ("0", "-3", "abc", str(2**31)):
         assert (await client.get(f"{V4}/reviews/{bad}")).status_code == 422, bad
-    for params in ({"limit": 51}, {"sort": "oldest"}, {"min_rating": 0}, {"min_rating": 6},
-                   {"restaurant_id": 0}, {"user_id": "me"}, {"offset": -1}):
+    for params in (
+        {"limit": 51},
+        {"sort": "oldest"},
+        {"min_rating": 0},
+        {"min_rating": 6},
+        {"restaurant_id": 0},
+        {"user_id": "me"},
+        {"offset": -1},
+    ):
         r = await client.get(f"{V4}/reviews", params=params)
         assert r.status_code == 422, params
         assert r.json()["success"] is False and r.json()["code"] == "VALIDATION_ERROR"
@@ -203,16 +231,24 @@ async def test_no_response_carries_a_password_hash(
     rest = await factory.restaurant()
     await factory.review(ana, rest, 4)
     paths = [
-        f"{V4}/restaurants", f"{V4}/restaurants/{rest['id']}", f"{V4}/reviews",
-        f"{V4}/reviews/1", f"{V4}/users/me", f"{V4}/admin/users", f"{V4}/admin/users/{ana.id}",
+        f"{V4}/restaurants",
+        f"{V4}/restaurants/{rest['id']}",
+        f"{V4}/reviews",
+        f"{V4}/reviews/1",
+        f"{V4}/users/me",
+        f"{V4}/admin/users",
+        f"{V4}/admin/users/{ana.id}",
         f"{V4}/restaurants/search?q=rest",
     ]
     for path in paths:
         r = await client.get(path, headers=admin.headers)
         assert r.status_code == 200, path
         assert "argon2" not in r.text and "password" not in r.text, path
-    r = await client.post(f"{V4}/reviews", json={"restaurant_id": rest["id"], "rating": 5,
-                                                  "text": "x"}, headers=admin.headers)
+    r = await client.post(
+        f"{V4}/reviews",
+        json={"restaurant_id": rest["id"], "rating": 5, "text": "x"},
+        headers=admin.headers,
+    )
     assert r.status_code == 201 and "argon2" not in r.text
 
 

@@ -23,9 +23,17 @@ async def asgi_get(app: FastAPI, path: str, headers: dict[str, str]) -> tuple[in
     """One GET straight through the ASGI app: the 10,000-client test needs it cheap."""
     sent: dict[str, Any] = {}
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
-        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
-        "root_path": "", "server": ("testserver", 80), "client": ("127.0.0.1", 1234),
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "server": ("testserver", 80),
+        "client": ("127.0.0.1", 1234),
         "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
     }
 
@@ -78,8 +86,9 @@ async def test_x_client_id_and_signed_in_user_are_subjects(
     tester = await client.get("/api/users/me", headers={"X-Client-ID": "tester-client"})
     assert tester.headers["x-api-version"] == "v4"
     # A signed-in user is their user id, whatever client id they send.
-    both = await client.get("/api/users/me",
-                            headers={**user.headers, "X-Client-ID": "someone-else"})
+    both = await client.get(
+        "/api/users/me", headers={**user.headers, "X-Client-ID": "someone-else"}
+    )
     assert both.headers["x-api-version"] == "v4"
 
 

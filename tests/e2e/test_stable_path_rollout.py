@@ -11,8 +11,9 @@ from tests.e2e.test_stable_path import asgi_get, set_flag
 from tests.support import Factory
 
 
-async def test_cache_off_bypasses_the_v4_cache(app: FastAPI, client: httpx.AsyncClient,
-                                               factory: Factory) -> None:
+async def test_cache_off_bypasses_the_v4_cache(
+    app: FastAPI, client: httpx.AsyncClient, factory: Factory
+) -> None:
     restaurant = await factory.restaurant()
     await set_flag(app, Flag.RESTAURANTS, Stage.FULL)
     stats = app.state.bistro.extras["cache"].stats
@@ -56,5 +57,11 @@ async def test_ten_thousand_clients_at_30_then_50_percent(
     share_50 = sum(v == "v4" for v in at_50.values()) / len(ids)
     assert 0.485 <= share_50 <= 0.515, share_50
 
-    assert sum(n for (_, g), n in app.state.bistro.extras["flags"].served.total.items()
-               if g == "restaurants") == 30_000
+    assert (
+        sum(
+            n
+            for (_, g), n in app.state.bistro.extras["flags"].served.total.items()
+            if g == "restaurants"
+        )
+        == 30_000
+    )

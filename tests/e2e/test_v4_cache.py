@@ -81,6 +81,7 @@ class QueryCounter:
         for driver in self._drivers:
             driver.remove_query_logger(self._log)
 
+
 async def post_review(
     client: httpx.AsyncClient, user: Any, restaurant_id: int, rating: int
 ) -> dict[str, Any]:
@@ -207,8 +208,7 @@ async def test_a_write_through_one_instance_is_seen_by_the_next_read_through_ano
             assert cache_of(app_b).stats.loads > loads
             assert cache_of(app_b).stats.remote_invalidations >= 1
 
-            r = await a.put(f"{V4}/reviews/{review['id']}", json={"rating": 2},
-                            headers=ana.headers)
+            r = await a.put(f"{V4}/reviews/{review['id']}", json={"rating": 2}, headers=ana.headers)
             assert r.status_code == 200
             detail = (await b.get(f"{V4}/restaurants/{tasca['id']}")).json()["data"]
             assert detail["rating_avg"] == 2.0

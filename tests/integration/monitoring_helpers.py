@@ -54,7 +54,10 @@ async def drive(recorder: Recorder, requests: list[tuple[str, int, int]]) -> Non
 
     for path, status, latency_us in requests:
         scope = {
-            "type": "http", "method": "GET", "path": path, "headers": [],
+            "type": "http",
+            "method": "GET",
+            "path": path,
+            "headers": [],
             "query_string": f"status={status}&latency_us={latency_us}".encode(),
         }
         await middleware(scope, receive, send)  # type: ignore[arg-type]

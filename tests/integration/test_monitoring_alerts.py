@@ -70,12 +70,16 @@ async def test_error_rate_alert_fires_resolves_and_notifies(
 ) -> None:
     hook, url = receiver
     settings = MonitoringSettings(  # type: ignore[call-arg]
-        enabled=False, alert_min_samples=50, alert_window_seconds=300,
+        enabled=False,
+        alert_min_samples=50,
+        alert_window_seconds=300,
         BISTRO_ALERT_WEBHOOK_URL=url,
     )
     clock = FakeClock()
-    async with app_client(db_url, monitoring=settings, clock=clock) as (app, client), \
-            app_client(db_url, monitoring=settings, clock=clock) as (app_b, _):
+    async with (
+        app_client(db_url, monitoring=settings, clock=clock) as (app, client),
+        app_client(db_url, monitoring=settings, clock=clock) as (app_b, _),
+    ):
         monitoring: Monitoring = app.state.bistro.extras[STATE_KEY]
         other: Monitoring = app_b.state.bistro.extras[STATE_KEY]
         sleeps: list[float] = []
@@ -126,7 +130,9 @@ async def test_error_rate_alert_fires_resolves_and_notifies(
         data = r.json()["data"]
         assert data["active"] == []
         assert [(e["key"], e["state"]) for e in data["recent"]] == [
-            ("high_error_rate:v4", "resolved"), ("high_error_rate:v4", "firing")]
+            ("high_error_rate:v4", "resolved"),
+            ("high_error_rate:v4", "firing"),
+        ]
 
 
 async def test_latency_cpu_and_memory_rules(db_url: str) -> None:
@@ -146,8 +152,9 @@ async def test_latency_cpu_and_memory_rules(db_url: str) -> None:
 
 
 async def test_cache_hit_rate_floor_uses_cache_counters(db_url: str) -> None:
-    settings = MonitoringSettings(enabled=False, alert_cache_hit_floor=0.6,
-                                  alert_cache_min_lookups=100)
+    settings = MonitoringSettings(
+        enabled=False, alert_cache_hit_floor=0.6, alert_cache_min_lookups=100
+    )
     clock = FakeClock()
     counts = {"l1": (0, 0), "l2": (0, 0)}
     async with app_client(db_url, monitoring=settings, clock=clock) as (app, _client):
@@ -176,8 +183,9 @@ async def test_database_failure_alert_is_local_then_recorded(db_url: str) -> Non
         monitoring.alerts.sampler = lambda: CALM_HOST
         monitoring.pipeline.consecutive_failures = 3  # three flushes in a row failed
         fired = await monitoring.alerts.evaluate()
-        assert [(e["key"], e["state"]) for e in fired] == [("database_connection:primary",
-                                                            "firing")]
+        assert [(e["key"], e["state"]) for e in fired] == [
+            ("database_connection:primary", "firing")
+        ]
         monitoring.pipeline.consecutive_failures = 0
         resolved = await monitoring.alerts.evaluate()
         assert [e["state"] for e in resolved] == ["resolved"]

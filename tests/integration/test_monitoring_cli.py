@@ -29,8 +29,9 @@ async def test_status_reports_flushed_traffic(db_url: str) -> None:
             monitoring.pipeline.recorder.record(("v3", "reviews", "/reviews", "2xx"), 0.02, 5)
         assert await monitoring.flush()
 
-    result = await asyncio.to_thread(bistro, "monitoring", "status", "--window", "10m",
-                                     "--database-url", db_url, "--json")
+    result = await asyncio.to_thread(
+        bistro, "monitoring", "status", "--window", "10m", "--database-url", db_url, "--json"
+    )
     assert result.exit_code == 0, result.output
     report = orjson.loads(result.stdout)
     v4 = report["metrics"]["versions"]["v4"]

@@ -33,16 +33,20 @@ async def test_two_instances_merge_exactly(db_url: str) -> None:
     clock = FakeClock()
     v3 = known_traffic("v3", 50)  # 2 % 5xx
     v4 = known_traffic("v4", 10)  # 10 % 5xx
-    async with app_client(db_url, clock=clock) as (app_a, client_a), \
-            app_client(db_url, clock=clock) as (app_b, _client_b):
+    async with (
+        app_client(db_url, clock=clock) as (app_a, client_a),
+        app_client(db_url, clock=clock) as (app_b, _client_b),
+    ):
         mon_a: Monitoring = app_a.state.bistro.extras[STATE_KEY]
         mon_b: Monitoring = app_b.state.bistro.extras[STATE_KEY]
         assert mon_a.instance != mon_b.instance
         # Each instance serves half of each version's traffic, over two flush intervals.
         for start in (0, 250):
-            await drive(mon_a.pipeline.recorder, v3[start:start + 250] + v4[start:start + 250])
-            await drive(mon_b.pipeline.recorder,
-                        v3[start + 500:start + 750] + v4[start + 500:start + 750])
+            await drive(mon_a.pipeline.recorder, v3[start : start + 250] + v4[start : start + 250])
+            await drive(
+                mon_b.pipeline.recorder,
+                v3[start + 500 : start + 750] + v4[start + 500 : start + 750],
+            )
             assert await mon_a.flush() and await mon_b.flush()
             clock.advance(5)
 

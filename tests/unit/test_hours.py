@@ -38,8 +38,8 @@ def test_validate_accepts_canonical_hours() -> None:
         (hours() | {"funday": []}, "unknown day(s) funday"),
         (hours(mon="09:00-10:00"), "list of [open, close]"),  # type: ignore[arg-type]
         (hours(mon=[["09:00"]]), "expected [open, close]"),
-        (hours(mon=[["9:00", "10:00"]]), "is not \"HH:MM\""),
-        (hours(mon=[["09:60", "10:00"]]), "is not \"HH:MM\""),
+        (hours(mon=[["9:00", "10:00"]]), 'is not "HH:MM"'),
+        (hours(mon=[["09:60", "10:00"]]), 'is not "HH:MM"'),
         (hours(mon=[["24:00", "10:00"]]), "only as a close"),
         (hours(mon=[["24:30", "10:00"]]), "out of range"),
         (hours(mon=[["10:00", "10:00"]]), "same time"),

@@ -50,8 +50,14 @@ def test_rules_pass_promtool_check_and_unit_tests() -> None:
 def test_rules_cover_every_design_threshold() -> None:
     rules = yaml.safe_load(RULES.read_text())
     alerts = {r["alert"]: r["expr"] for g in rules["groups"] for r in g["rules"] if "alert" in r}
-    assert set(alerts) == {"BistroHighErrorRate", "BistroHighP95Latency", "BistroHighCPU",
-                           "BistroHighMemory", "BistroDatabaseDown", "BistroLowCacheHitRate"}
+    assert set(alerts) == {
+        "BistroHighErrorRate",
+        "BistroHighP95Latency",
+        "BistroHighCPU",
+        "BistroHighMemory",
+        "BistroDatabaseDown",
+        "BistroLowCacheHitRate",
+    }
     assert "> 0.05" in alerts["BistroHighErrorRate"]
     assert "> 1" in alerts["BistroHighP95Latency"]
     assert "> 0.8" in alerts["BistroHighCPU"] and "> 0.8" in alerts["BistroHighMemory"]
@@ -71,8 +77,16 @@ def test_dashboard_queries_are_valid_promql(tmp_path: Path) -> None:
     for wanted in ("Throughput", "error rate", "p95", "cache hit", "CPU", "memory", "Database"):
         assert any(wanted.lower() in t.lower() for t in titles), wanted
     exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
-    rules = {"groups": [{"name": "dashboard", "rules": [
-        {"record": f"dashboard:query_{i}", "expr": e} for i, e in enumerate(exprs)]}]}
+    rules = {
+        "groups": [
+            {
+                "name": "dashboard",
+                "rules": [
+                    {"record": f"dashboard:query_{i}", "expr": e} for i, e in enumerate(exprs)
+                ],
+            }
+        ]
+    }
     path = tmp_path / "dashboard-queries.yml"
     path.write_text(yaml.safe_dump(rules))
     check = promtool("check", "rules", str(path))

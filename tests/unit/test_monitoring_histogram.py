@@ -75,7 +75,10 @@ def test_prometheus_bounds_are_exact_bucket_edges() -> None:
 
 def test_classify_versions_groups_and_control_plane() -> None:
     assert classify("/api/v3/restaurants/{restaurant_id}") == (
-        "v3", "restaurants", "/restaurants/{restaurant_id}")
+        "v3",
+        "restaurants",
+        "/restaurants/{restaurant_id}",
+    )
     assert classify("/api/v4/auth/login") == ("v4", "users", "/auth/login")
     assert classify("/api/v4/admin/users/{user_id}")[1] == "users"
     assert classify("/api/v4/statistics")[:2] == ("v4", "statistics")

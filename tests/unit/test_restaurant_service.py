@@ -38,14 +38,21 @@ class FakeRestaurants:
     async def create(self, values: Mapping[str, Any], intervals: Sequence[tuple[int, int]]) -> int:
         new_id = len(self.rows) + 1
         self.rows[new_id] = {
-            "id": new_id, "rating_avg": 0.0, "review_count": 0, "rating_score": 3.0, **values
+            "id": new_id,
+            "rating_avg": 0.0,
+            "review_count": 0,
+            "rating_score": 3.0,
+            **values,
         }
         self.intervals[new_id] = list(intervals)
         return new_id
 
     async def update(
-        self, restaurant_id: int, values: Mapping[str, Any],
-        intervals: Sequence[tuple[int, int]] | None, now: Any,
+        self,
+        restaurant_id: int,
+        values: Mapping[str, Any],
+        intervals: Sequence[tuple[int, int]] | None,
+        now: Any,
     ) -> bool:
         if restaurant_id not in self.rows:
             return False
@@ -60,8 +67,13 @@ class FakeRestaurants:
 
 def body(**changes: Any) -> RestaurantCreate:
     values: dict[str, Any] = {
-        "name": "Thai Garden", "cuisine": "Thai", "city": "Lisbon", "address": "1 Rua",
-        "latitude": 38.7, "longitude": -9.1, "price_level": 2,
+        "name": "Thai Garden",
+        "cuisine": "Thai",
+        "city": "Lisbon",
+        "address": "1 Rua",
+        "latitude": 38.7,
+        "longitude": -9.1,
+        "price_level": 2,
         "hours": {d: [["09:00", "10:00"]] if d == "mon" else [] for d in DAYS},
     }
     return RestaurantCreate.model_validate(values | changes)

@@ -28,8 +28,9 @@ class FakeReviews:
         self.race_unique = False  # simulate a concurrent insert winning after the pre-check
 
     async def page(self, **kwargs: Any) -> tuple[Sequence[Mapping[str, Any]], int]:
-        rows = [r for r in self.rows.values()
-                if kwargs["restaurant_id"] in (None, r["restaurant_id"])]
+        rows = [
+            r for r in self.rows.values() if kwargs["restaurant_id"] in (None, r["restaurant_id"])
+        ]
         return rows, len(rows)
 
     async def get(self, review_id: int, *, for_update: bool = False) -> Mapping[str, Any] | None:

@@ -23,8 +23,9 @@ class Recorder:
 
 class FakeUsers(Recorder):
     async def get(self, id_: int) -> User | None:
-        return User(id=id_, email=f"u{id_}@example.com", password_hash="x", display_name="U",
-                    role="user")
+        return User(
+            id=id_, email=f"u{id_}@example.com", password_hash="x", display_name="U", role="user"
+        )
 
     async def delete(self, obj: User) -> None:
         self.calls.append(("delete_user", obj.id))

@@ -25,8 +25,9 @@ T = TypeVar("T")
 
 ActorOption = Annotated[
     str | None,
-    typer.Option("--actor", help="Who is making the change, for the audit log "
-                 "(default: cli:<login name>)."),
+    typer.Option(
+        "--actor", help="Who is making the change, for the audit log (default: cli:<login name>)."
+    ),
 ]
 ReasonOption = Annotated[str | None, typer.Option("--reason", help="Why, for the audit log.")]
 FlagOption = Annotated[
@@ -86,8 +87,10 @@ def changes_text(changes: list[Change], done: str) -> str:
     lines = [done]
     for c in changes:
         if "stage" in c.new or "stage" in c.old:
-            lines.append(f"  {c.flag.value}: {c.old.get('stage')} {c.old.get('percentage', 0):g}% "
-                         f"-> {c.new.get('stage')} {c.new.get('percentage', 0):g}%")
+            lines.append(
+                f"  {c.flag.value}: {c.old.get('stage')} {c.old.get('percentage', 0):g}% "
+                f"-> {c.new.get('stage')} {c.new.get('percentage', 0):g}%"
+            )
         else:
             lines.append(f"  {c.flag.value}: override {c.old or '-'} -> {c.new or 'removed'}")
     return "\n".join(lines)
@@ -107,8 +110,9 @@ def flags_table(rows: list[dict[str, Any]]) -> Callable[[Console], None]:
             source = f["source"]["stage"]
             if f["source"]["percentage"] != source:
                 source += f" / % {f['source']['percentage']}"
-            table.add_row(f["name"], f["stage"], f"{f['percentage']:g}", source,
-                          str(f["overrides"]))
+            table.add_row(
+                f["name"], f["stage"], f"{f['percentage']:g}", source, str(f["overrides"])
+            )
         console.print(table)
 
     return render
@@ -116,5 +120,8 @@ def flags_table(rows: list[dict[str, Any]]) -> Callable[[Console], None]:
 
 async def report_payload(flags: FlagService, pins: EnvPins) -> dict[str, Any]:
     history = await flags.history(None, 500)
-    return {"generated_at": utcnow(), "flags": await flags_payload(flags, pins),
-            "history": [audit_view(r) for r in history]}
+    return {
+        "generated_at": utcnow(),
+        "flags": await flags_payload(flags, pins),
+        "history": [audit_view(r) for r in history],
+    }

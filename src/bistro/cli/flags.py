@@ -46,12 +46,16 @@ def list_flags(database_url: DatabaseUrlOption = None, json_output: JsonOption =
 @app.command("set")
 def set_flag(
     name: NameArg,
-    stage: Annotated[str | None, typer.Option(
-        "--stage", help="disabled|testing|partial|full|complete")] = None,
-    percentage: Annotated[str | None, typer.Option(
-        "--percentage", help="0-100; alone it means stage partial.")] = None,
-    reason: ReasonOption = None, actor: ActorOption = None,
-    database_url: DatabaseUrlOption = None, json_output: JsonOption = False,
+    stage: Annotated[
+        str | None, typer.Option("--stage", help="disabled|testing|partial|full|complete")
+    ] = None,
+    percentage: Annotated[
+        str | None, typer.Option("--percentage", help="0-100; alone it means stage partial.")
+    ] = None,
+    reason: ReasonOption = None,
+    actor: ActorOption = None,
+    database_url: DatabaseUrlOption = None,
+    json_output: JsonOption = False,
 ) -> None:
     """Set a flag's stage and/or rollout percentage."""
     with cli_errors(database_url):
@@ -59,12 +63,16 @@ def set_flag(
         target = _parse(parse_stage, stage) if stage is not None else None
 
         async def work(flags: FlagService) -> list[Change]:
-            return await flags.set_flags([flag], stage=target, percentage=percentage,
-                                         actor=actor_name(actor), reason=reason)
+            return await flags.set_flags(
+                [flag], stage=target, percentage=percentage, actor=actor_name(actor), reason=reason
+            )
 
         changes = with_flags(database_url, work, write=True)
-    emit(changes_payload(changes), json_output=json_output,
-         human=changes_text(changes, f"{flag.value} updated"))
+    emit(
+        changes_payload(changes),
+        json_output=json_output,
+        human=changes_text(changes, f"{flag.value} updated"),
+    )
 
 
 @app.command()
@@ -73,8 +81,10 @@ def override(
     subject: Annotated[str, typer.Argument(help="A user id or client id.")],
     version: Annotated[str | None, typer.Option("--version", help="v3 or v4")] = None,
     remove: Annotated[bool, typer.Option("--remove", help="Drop the override.")] = False,
-    reason: ReasonOption = None, actor: ActorOption = None,
-    database_url: DatabaseUrlOption = None, json_output: JsonOption = False,
+    reason: ReasonOption = None,
+    actor: ActorOption = None,
+    database_url: DatabaseUrlOption = None,
+    json_output: JsonOption = False,
 ) -> None:
     """Pin one subject to v3 or v4 for a flag (testers are overrides to v4), or --remove it."""
     with cli_errors(database_url):
@@ -91,16 +101,23 @@ def override(
             return [change] if change else []
 
         changes = with_flags(database_url, work, write=True)
-    emit(changes_payload(changes), json_output=json_output,
-         human=changes_text(changes, f"{flag.value}: override of {subject} "
-                                     f"{'removed' if remove else 'set to ' + str(version)}"))
+    emit(
+        changes_payload(changes),
+        json_output=json_output,
+        human=changes_text(
+            changes,
+            f"{flag.value}: override of {subject} "
+            f"{'removed' if remove else 'set to ' + str(version)}",
+        ),
+    )
 
 
 @app.command()
 def history(
     name: Annotated[str | None, typer.Argument(help="Only this flag.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="Newest entries to show.")] = 50,
-    database_url: DatabaseUrlOption = None, json_output: JsonOption = False,
+    database_url: DatabaseUrlOption = None,
+    json_output: JsonOption = False,
 ) -> None:
     """The audit log: who changed what, when, from what to what, and why."""
     with cli_errors(database_url):
@@ -115,8 +132,11 @@ def history(
         if not rows:
             console.print("no changes recorded")
         for r in rows:
-            console.print(f"{r['at']:%Y-%m-%d %H:%M:%S}  {r['flag']:<22} {r['action']:<16} "
-                          f"{r['old']} -> {r['new']}  by {r['actor']}"
-                          + (f"  ({r['reason']})" if r["reason"] else ""), highlight=False)
+            console.print(
+                f"{r['at']:%Y-%m-%d %H:%M:%S}  {r['flag']:<22} {r['action']:<16} "
+                f"{r['old']} -> {r['new']}  by {r['actor']}"
+                + (f"  ({r['reason']})" if r["reason"] else ""),
+                highlight=False,
+            )
 
     emit(rows, json_output=json_output, human=human)

@@ -40,41 +40,67 @@ from bistro.migration.operations import migration_step
 from bistro.migration.service import Change, FlagService
 from bistro.migration.smoke import run_endpoint_checks
 
-app = typer.Typer(help="The v3 -> v4 migration: stages, rollout, rollback, checks.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="The v3 -> v4 migration: stages, rollout, rollback, checks.", no_args_is_help=True
+)
 
 BaseUrlOption = Annotated[
     str, typer.Option("--base-url", help="The running service, e.g. http://127.0.0.1:5000.")
 ]
 TokenOption = Annotated[
     str | None,
-    typer.Option("--token", envvar="BISTRO_ADMIN_TOKEN",
-                 help="An admin bearer token (else BISTRO_ADMIN_TOKEN)."),
+    typer.Option(
+        "--token",
+        envvar="BISTRO_ADMIN_TOKEN",
+        help="An admin bearer token (else BISTRO_ADMIN_TOKEN).",
+    ),
 ]
 
 
-def _step(step: str, flag: str | None, percentage: float | None, actor: str | None,
-          reason: str | None, testers: list[str] | None, database_url: str | None,
-          json_output: bool) -> None:
+def _step(
+    step: str,
+    flag: str | None,
+    percentage: float | None,
+    actor: str | None,
+    reason: str | None,
+    testers: list[str] | None,
+    database_url: str | None,
+    json_output: bool,
+) -> None:
     with cli_errors(database_url):
+
         async def work(flags: FlagService) -> list[Change]:
-            return await migration_step(flags, step, flag=flag, percentage=percentage,
-                                        actor=actor_name(actor), reason=reason,
-                                        testers=testers)
+            return await migration_step(
+                flags,
+                step,
+                flag=flag,
+                percentage=percentage,
+                actor=actor_name(actor),
+                reason=reason,
+                testers=testers,
+            )
 
         changes = with_flags(database_url, work, write=True)
     target = flag or "every routing flag"
-    emit(changes_payload(changes), json_output=json_output,
-         human=changes_text(changes, f"{step}: {target}"))
+    emit(
+        changes_payload(changes),
+        json_output=json_output,
+        human=changes_text(changes, f"{step}: {target}"),
+    )
 
 
 @app.command()
 def status(
-    base_url: Annotated[str | None, typer.Option(
-        "--base-url", help="Ask a running service instead (adds its live traffic shares).")] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            "--base-url", help="Ask a running service instead (adds its live traffic shares)."
+        ),
+    ] = None,
     token: TokenOption = None,
-    window: Annotated[str, typer.Option(
-        "--window", help="Metrics window: 30s, 5m, 1h (all instances).")] = "5m",
+    window: Annotated[
+        str, typer.Option("--window", help="Metrics window: 30s, 5m, 1h (all instances).")
+    ] = "5m",
     database_url: DatabaseUrlOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -91,10 +117,14 @@ def status(
             pins = env_pins()
             rows = with_flags(database_url, lambda f: flags_payload(f, pins), write=False)
             url = database_settings(database_url).url
-            data = {"flags": rows, "stable_path_traffic":
-                    "served shares come from a running service: pass --base-url and --token",
-                    **run(monitoring_report(url, seconds)),
-                    "rollout": {"controller": None, "state": "no rollout controller yet"}}
+            data = {
+                "flags": rows,
+                "stable_path_traffic": (
+                    "served shares come from a running service: pass --base-url and --token"
+                ),
+                **run(monitoring_report(url, seconds)),
+                "rollout": {"controller": None, "state": "no rollout controller yet"},
+            }
 
     def human(console: Any) -> None:
         flags_table(rows)(console)
@@ -106,10 +136,14 @@ def status(
 @app.command()
 def testing(
     flag: FlagOption = None,
-    tester: Annotated[list[str] | None, typer.Option(
-        "--tester", help="A subject (user id or client id) to pin to v4; repeatable.")] = None,
-    reason: ReasonOption = None, actor: ActorOption = None,
-    database_url: DatabaseUrlOption = None, json_output: JsonOption = False,
+    tester: Annotated[
+        list[str] | None,
+        typer.Option("--tester", help="A subject (user id or client id) to pin to v4; repeatable."),
+    ] = None,
+    reason: ReasonOption = None,
+    actor: ActorOption = None,
+    database_url: DatabaseUrlOption = None,
+    json_output: JsonOption = False,
 ) -> None:
     """Stage testing: only testers (overrides to v4) get v4."""
     _step("testing", flag, None, actor, reason, tester, database_url, json_output)
@@ -118,8 +152,11 @@ def testing(
 @app.command()
 def partial(
     percentage: Annotated[str, typer.Option("--percentage", help="0-100 (decimals allowed).")],
-    flag: FlagOption = None, reason: ReasonOption = None, actor: ActorOption = None,
-    database_url: DatabaseUrlOption = None, json_output: JsonOption = False,
+    flag: FlagOption = None,
+    reason: ReasonOption = None,
+    actor: ActorOption = None,
+    database_url: DatabaseUrlOption = None,
+    json_output: JsonOption = False,
 ) -> None:
     """Stage partial: a sticky percentage of subjects on v4."""
     from bistro.migration.flags import InvalidFlagValue, parse_percentage
@@ -134,8 +171,11 @@ def partial(
 
 @app.command()
 def full(
-    flag: FlagOption = None, reason: ReasonOption = None, actor: ActorOption = None,
-    database_url: DatabaseUrlOption = None, json_output: JsonOption = False,
+    flag: FlagOption = None,
+    reason: ReasonOption = None,
+    actor: ActorOption = None,
+    database_url: DatabaseUrlOption = None,
+    json_output: JsonOption = False,
 ) -> None:
     """Stage full: everyone on v4, v3 kept for instant rollback."""
     _step("full", flag, None, actor, reason, None, database_url, json_output)
@@ -143,8 +183,11 @@ def full(
 
 @app.command()
 def complete(
-    flag: FlagOption = None, reason: ReasonOption = None, actor: ActorOption = None,
-    database_url: DatabaseUrlOption = None, json_output: JsonOption = False,
+    flag: FlagOption = None,
+    reason: ReasonOption = None,
+    actor: ActorOption = None,
+    database_url: DatabaseUrlOption = None,
+    json_output: JsonOption = False,
 ) -> None:
     """Stage complete: v4 for good (overrides no longer apply)."""
     _step("complete", flag, None, actor, reason, None, database_url, json_output)
@@ -152,21 +195,28 @@ def complete(
 
 @app.command()
 def rollback(
-    reason: ReasonOption = None, actor: ActorOption = None,
-    database_url: DatabaseUrlOption = None, json_output: JsonOption = False,
+    reason: ReasonOption = None,
+    actor: ActorOption = None,
+    database_url: DatabaseUrlOption = None,
+    json_output: JsonOption = False,
 ) -> None:
     """Every routing flag to disabled, in one transaction: all stable-path traffic on v3."""
     with cli_errors(database_url):
-        changes = with_flags(database_url, lambda f: f.rollback(actor_name(actor), reason),
-                             write=True)
-    emit(changes_payload(changes), json_output=json_output,
-         human=changes_text(changes, "rolled back: every routing flag disabled"))
+        changes = with_flags(
+            database_url, lambda f: f.rollback(actor_name(actor), reason), write=True
+        )
+    emit(
+        changes_payload(changes),
+        json_output=json_output,
+        human=changes_text(changes, "rolled back: every routing flag disabled"),
+    )
 
 
 @app.command()
 def report(
     output: Annotated[Path, typer.Option("--output", help="File to write (JSON).")],
-    database_url: DatabaseUrlOption = None, json_output: JsonOption = False,
+    database_url: DatabaseUrlOption = None,
+    json_output: JsonOption = False,
 ) -> None:
     """Write flags, sources and the audit history to a JSON file."""
     with cli_errors(database_url):
@@ -176,10 +226,16 @@ def report(
             output.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
         except OSError as exc:
             fail(f"cannot write {output}: {exc.strerror or exc}")
-    summary = {"output": str(output), "flags": len(data["flags"]),
-               "history_entries": len(data["history"])}
-    emit(summary, json_output=json_output,
-         human=f"report written to {output} ({len(data['history'])} audit entries)")
+    summary = {
+        "output": str(output),
+        "flags": len(data["flags"]),
+        "history_entries": len(data["history"]),
+    }
+    emit(
+        summary,
+        json_output=json_output,
+        human=f"report written to {output} ({len(data['history'])} audit entries)",
+    )
 
 
 @app.command("test")
@@ -207,27 +263,38 @@ def endpoint_test(
     def human(console: Any) -> None:
         for r in results:
             mark = {"pass": "[green]PASS[/]", "fail": "[red]FAIL[/]", "skip": "[yellow]SKIP[/]"}
-            console.print(f"{mark[r.outcome]} {r.endpoint:<40} {r.status or '-':>4} "
-                          f"{r.ms:>8.1f} ms  {r.detail if r.outcome != 'pass' else ''}")
+            console.print(
+                f"{mark[r.outcome]} {r.endpoint:<40} {r.status or '-':>4} "
+                f"{r.ms:>8.1f} ms  {r.detail if r.outcome != 'pass' else ''}"
+            )
         console.print(f"{len(results) - len(failed)} of {len(results)} checks passed")
 
-    emit({"passed": not failed, "results": [r.as_dict() for r in results]},
-         json_output=json_output, human=human)
+    emit(
+        {"passed": not failed, "results": [r.as_dict() for r in results]},
+        json_output=json_output,
+        human=human,
+    )
     if failed:
         fail(f"{len(failed)} of {len(results)} v4 endpoint checks failed")
 
 
 def _get_live(base_url: str, path: str, token: str | None) -> dict[str, Any]:
     if not token:
-        fail("--token (or BISTRO_ADMIN_TOKEN) is needed to read a running service's status",
-             EXIT_USAGE)
+        fail(
+            "--token (or BISTRO_ADMIN_TOKEN) is needed to read a running service's status",
+            EXIT_USAGE,
+        )
     try:
-        response = httpx.get(base_url.rstrip("/") + path, timeout=10,
-                             headers={"Authorization": f"Bearer {token}"})
+        response = httpx.get(
+            base_url.rstrip("/") + path, timeout=10, headers={"Authorization": f"Bearer {token}"}
+        )
     except httpx.HTTPError as exc:
         fail(f"cannot reach the service at {base_url}: {exc}")
-    body = response.json() if response.headers.get("content-type", "").startswith(
-        "application/json") else {}
+    body = (
+        response.json()
+        if response.headers.get("content-type", "").startswith("application/json")
+        else {}
+    )
     if response.status_code != 200:
         reason = body.get("error", response.text[:200])
         fail(f"{base_url} answered {response.status_code}: {reason}")

@@ -71,8 +71,11 @@ async def status(
     window: Annotated[str, Query(max_length=16, description="Metrics window: 30s, 5m, 1h")] = "5m",
 ) -> JSONBytes:
     parse_window(window)  # a bad window is a 422 here, not an error inside a section
-    ctx = StatusContext(ctl.runtime, ctl.session, {"app_state": request.app.state.bistro,
-                                  "query": dict(request.query_params)})
+    ctx = StatusContext(
+        ctl.runtime,
+        ctl.session,
+        {"app_state": request.app.state.bistro, "query": dict(request.query_params)},
+    )
     return success(await build_status(ctx))
 
 
@@ -84,22 +87,22 @@ async def list_flags(ctl: ControlDep) -> JSONBytes:
 
 
 @router.put("/flags/{name}", response_model=Envelope[dict[str, Any]], responses=ERRORS)
-async def set_flag(
-    name: FlagName, body: FlagUpdateIn, ctl: ControlDep
-) -> JSONBytes:
+async def set_flag(name: FlagName, body: FlagUpdateIn, ctl: ControlDep) -> JSONBytes:
     flag = one_flag(name)
     try:
         stage = parse_stage(body.stage) if body.stage is not None else None
     except InvalidFlagValue as exc:
         raise ValidationFailed(str(exc), code="INVALID_FLAG_VALUE") from None
     async with ctl.runtime.changing(ctl.session) as flags:
-        changes = await flags.set_flags([flag], stage=stage, percentage=body.percentage,
-                                        actor=ctl.actor, reason=body.reason)
+        changes = await flags.set_flags(
+            [flag], stage=stage, percentage=body.percentage, actor=ctl.actor, reason=body.reason
+        )
     return _changed(changes, f"{flag.value} updated")
 
 
-@router.get("/flags/{name}/overrides", response_model=Envelope[list[dict[str, Any]]],
-            responses=ERRORS)
+@router.get(
+    "/flags/{name}/overrides", response_model=Envelope[list[dict[str, Any]]], responses=ERRORS
+)
 async def list_overrides(name: FlagName, ctl: ControlDep) -> JSONBytes:
     flag = one_flag(name)
     async with ctl.runtime.reading(ctl.session) as flags:
@@ -107,8 +110,9 @@ async def list_overrides(name: FlagName, ctl: ControlDep) -> JSONBytes:
     return success([override_view(r) for r in rows])
 
 
-@router.put("/flags/{name}/overrides/{subject}", response_model=Envelope[dict[str, Any]],
-            responses=ERRORS)
+@router.put(
+    "/flags/{name}/overrides/{subject}", response_model=Envelope[dict[str, Any]], responses=ERRORS
+)
 async def set_override(
     name: FlagName, subject: Subject, body: OverrideIn, ctl: ControlDep
 ) -> JSONBytes:
@@ -122,10 +126,15 @@ async def set_override(
     return _changed([change] if change else [], f"{subject} pinned to {version.value}")
 
 
-@router.delete("/flags/{name}/overrides/{subject}", response_model=Envelope[dict[str, Any]],
-               responses=error_responses(401, 403, 404, 422))
+@router.delete(
+    "/flags/{name}/overrides/{subject}",
+    response_model=Envelope[dict[str, Any]],
+    responses=error_responses(401, 403, 404, 422),
+)
 async def remove_override(
-    name: FlagName, subject: Subject, ctl: ControlDep,
+    name: FlagName,
+    subject: Subject,
+    ctl: ControlDep,
     reason: Annotated[str | None, Query(max_length=500)] = None,
 ) -> JSONBytes:
     flag = one_flag(name)
@@ -148,9 +157,15 @@ async def history(
 
 async def _step(step: str, body: MigrationStepIn, ctl: Control) -> JSONBytes:
     async with ctl.runtime.changing(ctl.session) as flags:
-        changes = await migration_step(flags, step, flag=body.flag, percentage=body.percentage,
-                                       actor=ctl.actor, reason=body.reason,
-                                       testers=body.testers)
+        changes = await migration_step(
+            flags,
+            step,
+            flag=body.flag,
+            percentage=body.percentage,
+            actor=ctl.actor,
+            reason=body.reason,
+            testers=body.testers,
+        )
     return _changed(changes, f"migration {step} applied")
 
 
@@ -186,8 +201,13 @@ async def report(request: Request, ctl: ControlDep) -> JSONBytes:
     ctx = StatusContext(ctl.runtime, ctl.session, {"app_state": request.app.state.bistro})
     async with ctl.runtime.reading(ctl.session) as flags:
         rows = await flags.history(None, 200)
-    return success({"generated_at": utcnow(), "status": await build_status(ctx),
-                    "history": [audit_view(r) for r in rows]})
+    return success(
+        {
+            "generated_at": utcnow(),
+            "status": await build_status(ctx),
+            "history": [audit_view(r) for r in rows],
+        }
+    )
 
 
 @router.post("/test", response_model=Envelope[dict[str, Any]], responses=ERRORS)
@@ -201,5 +221,7 @@ async def endpoint_test(request: Request, ctl: ControlDep) -> JSONBytes:
     async with httpx.AsyncClient(transport=transport, base_url="http://bistro.local") as client:
         results = await run_endpoint_checks(client, admin_token=token)
     failed = [r for r in results if r.outcome == "fail"]
-    return success({"passed": not failed, "results": [r.as_dict() for r in results]},
-                   "All v4 endpoints pass" if not failed else f"{len(failed)} checks failed")
+    return success(
+        {"passed": not failed, "results": [r.as_dict() for r in results]},
+        "All v4 endpoints pass" if not failed else f"{len(failed)} checks failed",
+    )

@@ -68,8 +68,16 @@ class FlagState:
 class CompiledFlag:
     """One flag's effective rules, merged from database state and environment pins."""
 
-    __slots__ = ("by_bucket", "constant", "flag", "group_id", "percentage", "prefix", "stage",
-                 "subject_decisions")
+    __slots__ = (
+        "by_bucket",
+        "constant",
+        "flag",
+        "group_id",
+        "percentage",
+        "prefix",
+        "stage",
+        "subject_decisions",
+    )
 
     def __init__(self, state: FlagState, pins: EnvPins) -> None:
         flag_pins = pins.for_flag(state.flag)
@@ -103,11 +111,15 @@ class CompiledFlag:
         pct = self.percentage
         self.by_bucket: tuple[Decision, ...] = ()
         if self.constant is None:
-            self.by_bucket = (Decision(V3, "no bucket"), *(
-                Decision(V4, f"bucket {b} <= {pct:g}") if b <= pct
-                else Decision(V3, f"bucket {b} > {pct:g}")
-                for b in range(1, 101)
-            ))
+            self.by_bucket = (
+                Decision(V3, "no bucket"),
+                *(
+                    Decision(V4, f"bucket {b} <= {pct:g}")
+                    if b <= pct
+                    else Decision(V3, f"bucket {b} > {pct:g}")
+                    for b in range(1, 101)
+                ),
+            )
 
     def set_group_id(self, group_id: str) -> None:
         """The hash namespace (the flag's name; Unleash calls it groupId)."""
@@ -123,8 +135,15 @@ class CompiledFlag:
 class Snapshot:
     """Every flag's compiled rules at one version of the database state."""
 
-    __slots__ = ("compiled", "pins", "states", "sub_features", "sub_features_subject_free",
-                 "subject_free_routing", "version")
+    __slots__ = (
+        "compiled",
+        "pins",
+        "states",
+        "sub_features",
+        "sub_features_subject_free",
+        "subject_free_routing",
+        "version",
+    )
 
     def __init__(self, states: dict[Flag, FlagState], pins: EnvPins, version: int) -> None:
         self.states = {flag: states.get(flag) or FlagState.default(flag) for flag in Flag}
@@ -138,9 +157,7 @@ class Snapshot:
         # ...and when it is, the answers themselves: (cache, validation, error_handling) on v4.
         self.sub_features: tuple[bool, ...] | None = None
         if self.sub_features_subject_free:
-            self.sub_features = tuple(
-                evaluate(self, flag, None).v4 for flag in SUB_FEATURE_FLAGS
-            )
+            self.sub_features = tuple(evaluate(self, flag, None).v4 for flag in SUB_FEATURE_FLAGS)
         # Per endpoint-group flag: does a stable-path request need its subject at all?
         # (Not when the master switch, the group and the sub-features answer everyone alike.)
         enabled_free = self.compiled[Flag.ENABLED].subject_free

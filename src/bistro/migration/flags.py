@@ -91,9 +91,7 @@ def parse_flag(value: str) -> Flag:
     try:
         return Flag(value.strip().lower())
     except ValueError:
-        raise InvalidFlagValue(
-            f"unknown flag {value!r}; known flags: {_choices(Flag)}"
-        ) from None
+        raise InvalidFlagValue(f"unknown flag {value!r}; known flags: {_choices(Flag)}") from None
 
 
 def parse_stage(value: str) -> Stage:

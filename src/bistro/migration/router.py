@@ -173,8 +173,10 @@ class StableRouter:
 
         async def send_tagged(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [*message.get("headers", ()),
-                           (b"x-api-version", _VERSION_BYTES[scope[VERSION_KEY]])]
+                headers = [
+                    *message.get("headers", ()),
+                    (b"x-api-version", _VERSION_BYTES[scope[VERSION_KEY]]),
+                ]
                 if cookie is not None:
                     headers.append(set_cookie_header(cookie))
                 message["headers"] = headers
@@ -237,8 +239,11 @@ class StableRouter:
         token = _Request(scope).token
 
         async def send_watching(message: Message) -> None:
-            if (token is not None and message["type"] == "http.response.start"
-                    and message["status"] == 200):
+            if (
+                token is not None
+                and message["type"] == "http.response.start"
+                and message["status"] == 200
+            ):
                 self.runtime.tokens.forget(token)
             await send(message)
 
@@ -246,10 +251,16 @@ class StableRouter:
 
     async def _not_found(self, scope: Scope, send: Send) -> None:
         body = error_body(f"No route for {scope['method']} {scope['path']}", 404, "NOT_FOUND")
-        await send({"type": "http.response.start", "status": 404, "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-        ]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 404,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 

@@ -52,8 +52,9 @@ class FlagRuntime:
         try:
             await self.holder.reload(db)
         except Exception as exc:  # database down at start: serve the defaults (all v3 routing)
-            log.warning("flags_initial_load_failed", error=type(exc).__name__,
-                        detail=str(exc)[:200])
+            log.warning(
+                "flags_initial_load_failed", error=type(exc).__name__, detail=str(exc)[:200]
+            )
         self.poller = VersionPoller(self.holder, db, self.settings.poll_interval)
         if poll:
             self.poller.start()

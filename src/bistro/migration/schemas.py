@@ -24,8 +24,9 @@ class MigrationStepIn(_Body):
     flag: str | None = Field(None, description="One flag; omitted: every routing flag")
     percentage: float | None = Field(None, description="Required for partial")
     reason: str | None = Field(None, max_length=500)
-    testers: list[str] = Field(default_factory=list, max_length=1000,
-                               description="Subjects pinned to v4 (testing stage)")
+    testers: list[str] = Field(
+        default_factory=list, max_length=1000, description="Subjects pinned to v4 (testing stage)"
+    )
 
 
 class RollbackIn(_Body):

@@ -35,16 +35,28 @@ class FlagRepo(Protocol):
     async def override(self, flag: str, subject: str) -> FlagOverride | None: ...
     async def save_override(self, row: FlagOverride) -> None: ...
     async def delete_override(self, row: FlagOverride) -> None: ...
-    async def audit(self, flag: str, actor: str, action: str, old: dict[str, Any] | None,
-                    new: dict[str, Any] | None, reason: str, at: Any) -> None: ...
+    async def audit(
+        self,
+        flag: str,
+        actor: str,
+        action: str,
+        old: dict[str, Any] | None,
+        new: dict[str, Any] | None,
+        reason: str,
+        at: Any,
+    ) -> None: ...
     async def history(self, flag: str | None, limit: int) -> Sequence[FlagAudit]: ...
     async def bump_version(self, at: Any) -> int: ...
     async def version(self) -> int: ...
 
 
 # Stages other than partial imply their percentage, so status never shows "full at 30 %".
-_IMPLIED_PERCENTAGE = {Stage.DISABLED: 0.0, Stage.TESTING: 0.0, Stage.FULL: 100.0,
-                       Stage.COMPLETE: 100.0}
+_IMPLIED_PERCENTAGE = {
+    Stage.DISABLED: 0.0,
+    Stage.TESTING: 0.0,
+    Stage.FULL: 100.0,
+    Stage.COMPLETE: 100.0,
+}
 
 
 @dataclass(frozen=True)
@@ -78,14 +90,28 @@ class FlagService:
                 flag = Flag(row.name)
             except ValueError:  # a row for a flag this version no longer knows: ignored
                 continue
-            states[flag] = FlagState(flag, Stage(row.stage), float(row.percentage),
-                                     row.description, row.updated_at, row.updated_by, True)
+            states[flag] = FlagState(
+                flag,
+                Stage(row.stage),
+                float(row.percentage),
+                row.description,
+                row.updated_at,
+                row.updated_by,
+                True,
+            )
         for flag in Flag:
             if flag.value in overrides:
                 s = states[flag]
-                states[flag] = FlagState(s.flag, s.stage, s.percentage, s.description,
-                                         s.updated_at, s.updated_by, s.from_database,
-                                         overrides[flag.value])
+                states[flag] = FlagState(
+                    s.flag,
+                    s.stage,
+                    s.percentage,
+                    s.description,
+                    s.updated_at,
+                    s.updated_by,
+                    s.from_database,
+                    overrides[flag.value],
+                )
         return states
 
     async def set_flags(
@@ -124,8 +150,12 @@ class FlagService:
             row = await self.repo.flag(flag.value, for_update=True)
             if row is None:
                 default = FlagState.default(flag)
-                row = FlagRow(name=flag.value, stage=default.stage.value,
-                              percentage=default.percentage, description=DESCRIPTIONS[flag])
+                row = FlagRow(
+                    name=flag.value,
+                    stage=default.stage.value,
+                    percentage=default.percentage,
+                    description=DESCRIPTIONS[flag],
+                )
             old = _value(row.stage, float(row.percentage))
             if target_stage is Stage.PARTIAL:
                 new_pct = pct if pct is not None else float(row.percentage)
@@ -146,8 +176,14 @@ class FlagService:
 
     async def rollback(self, actor: str, reason: str | None = None) -> list[Change]:
         """Every routing flag to ``disabled``: everyone on v3. Idempotent."""
-        return await self.set_flags(ROUTING_FLAGS, stage=Stage.DISABLED, percentage=None,
-                                    actor=actor, reason=reason or "rollback", action="rollback")
+        return await self.set_flags(
+            ROUTING_FLAGS,
+            stage=Stage.DISABLED,
+            percentage=None,
+            actor=actor,
+            reason=reason or "rollback",
+            action="rollback",
+        )
 
     async def set_override(
         self, flag: Flag, subject: str, version: Version, actor: str, reason: str | None = None
@@ -162,11 +198,21 @@ class FlagService:
         if row is not None and row.version == version.value:
             return None
         if row is None:
-            row = FlagOverride(flag=flag.value, subject=subject, version=version.value,
-                               reason=why, created_by=actor[:120], created_at=now)
+            row = FlagOverride(
+                flag=flag.value,
+                subject=subject,
+                version=version.value,
+                reason=why,
+                created_by=actor[:120],
+                created_at=now,
+            )
         else:
             row.version, row.reason, row.created_by, row.created_at = (
-                version.value, why, actor[:120], now)
+                version.value,
+                why,
+                actor[:120],
+                now,
+            )
         await self.repo.save_override(row)
         new = {"subject": subject, "version": version.value}
         await self.repo.audit(flag.value, actor[:120], "override", old, new, why, now)
@@ -182,8 +228,9 @@ class FlagService:
             raise _invalid(exc) from None
         row = await self.repo.override(flag.value, subject)
         if row is None:
-            raise NotFound(f"No override of {flag.value} for subject {subject!r}",
-                           code="OVERRIDE_NOT_FOUND")
+            raise NotFound(
+                f"No override of {flag.value} for subject {subject!r}", code="OVERRIDE_NOT_FOUND"
+            )
         now = self.clock.now()
         old = {"subject": subject, "version": row.version}
         await self.repo.delete_override(row)

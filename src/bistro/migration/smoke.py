@@ -64,15 +64,17 @@ class _Run:
             problem = "response is not the API envelope"
         elif validate is not None:
             problem = validate(body)
-        self._add(endpoint, "fail" if problem else "pass", response.status_code,
-                  problem or "ok", started)
+        self._add(
+            endpoint, "fail" if problem else "pass", response.status_code, problem or "ok", started
+        )
         return None if problem else body
 
     def skip(self, endpoint: str, why: str) -> None:
         self.results.append(CheckResult(endpoint, "skip", None, why, 0.0))
 
-    def _add(self, endpoint: str, outcome: str, status: int | None, detail: str,
-             started: float) -> None:
+    def _add(
+        self, endpoint: str, outcome: str, status: int | None, detail: str, started: float
+    ) -> None:
         ms = round((time.perf_counter() - started) * 1000, 2)
         self.results.append(CheckResult(endpoint, outcome, status, detail, ms))
 
@@ -100,29 +102,57 @@ async def run_endpoint_checks(
     restaurant_id = body["data"][0]["id"] if body and body["data"] else None
     await run.check("GET /restaurants/search", "GET", "/restaurants/search?q=a", 200, _is_list)
     if restaurant_id is not None:
-        await run.check("GET /restaurants/{id}", "GET", f"/restaurants/{restaurant_id}", 200,
-                        _has("id", "name", "hours", "is_open_now"))
+        await run.check(
+            "GET /restaurants/{id}",
+            "GET",
+            f"/restaurants/{restaurant_id}",
+            200,
+            _has("id", "name", "hours", "is_open_now"),
+        )
     else:
         await run.check("GET /restaurants/{id}", "GET", "/restaurants/2147483646", 404)
     await run.check("GET /reviews", "GET", "/reviews?limit=5", 200, _is_list)
-    await run.check("GET /statistics", "GET", "/statistics", 200,
-                    _has("total_restaurants", "total_reviews", "rating_histogram"))
+    await run.check(
+        "GET /statistics",
+        "GET",
+        "/statistics",
+        200,
+        _has("total_restaurants", "total_reviews", "rating_histogram"),
+    )
 
     email = f"migration-test-{uuid.uuid4().hex[:12]}@example.com"
     password = uuid.uuid4().hex
-    user = await run.check("POST /auth/register", "POST", "/auth/register", 201, _has("id"),
-                           json={"email": email, "password": password,
-                                 "display_name": "Migration test"})
-    login = await run.check("POST /auth/login", "POST", "/auth/login", 200, _has("token"),
-                            json={"email": email, "password": password})
+    user = await run.check(
+        "POST /auth/register",
+        "POST",
+        "/auth/register",
+        201,
+        _has("id"),
+        json={"email": email, "password": password, "display_name": "Migration test"},
+    )
+    login = await run.check(
+        "POST /auth/login",
+        "POST",
+        "/auth/login",
+        200,
+        _has("token"),
+        json={"email": email, "password": password},
+    )
     me = {"Authorization": f"Bearer {login['data']['token']}"} if login else None
     if me is None:
         for name in ("GET /users/me", "PUT /users/me", "POST /reviews", "POST /auth/logout"):
             run.skip(name, "no signed-in user (login failed)")
     else:
         await run.check("GET /users/me", "GET", "/users/me", 200, _has("email"), headers=me)
-        await run.check("PUT /users/me", "PUT", "/users/me", 200, _has("display_name"),
-                        headers=me, json={"display_name": "Migration test 2"})
+        await run.check(
+            "PUT /users/me",
+            "PUT",
+            "/users/me",
+            200,
+            _has("display_name"),
+            headers=me,
+            json={"display_name": "Migration test 2"},
+        )
         await _review_checks(run, me, restaurant_id)
 
     await _admin_checks(run, admin, user["data"]["id"] if user else None)
@@ -130,26 +160,46 @@ async def run_endpoint_checks(
         await run.check("POST /auth/logout", "POST", "/auth/logout", 200, headers=me)
         await run.check("GET /users/me (after logout)", "GET", "/users/me", 401, headers=me)
     if admin is not None and user is not None:
-        await run.check("DELETE /admin/users/{id}", "DELETE", f"/admin/users/{user['data']['id']}",
-                        200, headers=admin)
+        await run.check(
+            "DELETE /admin/users/{id}",
+            "DELETE",
+            f"/admin/users/{user['data']['id']}",
+            200,
+            headers=admin,
+        )
     return run.results
 
 
 async def _review_checks(run: _Run, me: dict[str, str], restaurant_id: int | None) -> None:
     if restaurant_id is None:
-        for name in ("POST /reviews", "GET /reviews/{id}", "PUT /reviews/{id}",
-                     "DELETE /reviews/{id}"):
+        for name in (
+            "POST /reviews",
+            "GET /reviews/{id}",
+            "PUT /reviews/{id}",
+            "DELETE /reviews/{id}",
+        ):
             run.skip(name, "no restaurant to review")
         return
-    review = await run.check("POST /reviews", "POST", "/reviews", 201, _has("id", "rating"),
-                             headers=me, json={"restaurant_id": restaurant_id, "rating": 4,
-                                               "text": "Checked by bistro migration test"})
+    review = await run.check(
+        "POST /reviews",
+        "POST",
+        "/reviews",
+        201,
+        _has("id", "rating"),
+        headers=me,
+        json={
+            "restaurant_id": restaurant_id,
+            "rating": 4,
+            "text": "Checked by bistro migration test",
+        },
+    )
     if review is None:
         return
     path = f"/reviews/{review['data']['id']}"
     await run.check("GET /reviews/{id}", "GET", path, 200, _has("id", "text"))
-    await run.check("PUT /reviews/{id}", "PUT", path, 200, _has("rating"), headers=me,
-                    json={"rating": 5})
+    await run.check(
+        "PUT /reviews/{id}", "PUT", path, 200, _has("rating"), headers=me, json={"rating": 5}
+    )
     await run.check("DELETE /reviews/{id}", "DELETE", path, 200, headers=me)
 
 
@@ -157,27 +207,59 @@ async def _admin_checks(run: _Run, admin: dict[str, str] | None, user_id: int | 
     if admin is None:
         # Without an admin token, check that the admin endpoints refuse anonymous callers.
         await run.check("GET /admin/users (refuses anonymous)", "GET", "/admin/users", 401)
-        await run.check("POST /restaurants (refuses anonymous)", "POST", "/restaurants", 401,
-                        json={})
+        await run.check(
+            "POST /restaurants (refuses anonymous)", "POST", "/restaurants", 401, json={}
+        )
         return
     await run.check("GET /admin/users", "GET", "/admin/users", 200, _is_list, headers=admin)
     if user_id is not None:
-        await run.check("GET /admin/users/{id}", "GET", f"/admin/users/{user_id}", 200,
-                        _has("email"), headers=admin)
-        await run.check("PUT /admin/users/{id}", "PUT", f"/admin/users/{user_id}", 200,
-                        _has("role"), headers=admin, json={"role": "user"})
+        await run.check(
+            "GET /admin/users/{id}",
+            "GET",
+            f"/admin/users/{user_id}",
+            200,
+            _has("email"),
+            headers=admin,
+        )
+        await run.check(
+            "PUT /admin/users/{id}",
+            "PUT",
+            f"/admin/users/{user_id}",
+            200,
+            _has("role"),
+            headers=admin,
+            json={"role": "user"},
+        )
     created = await run.check(
-        "POST /restaurants", "POST", "/restaurants", 201, _has("id"), headers=admin,
-        json={"name": "Migration test bistro", "cuisine": "thai", "city": "Lisbon",
-              "address": "1 Test Street", "latitude": 38.7, "longitude": -9.1,
-              "price_level": 2, "hours": _HOURS})
+        "POST /restaurants",
+        "POST",
+        "/restaurants",
+        201,
+        _has("id"),
+        headers=admin,
+        json={
+            "name": "Migration test bistro",
+            "cuisine": "thai",
+            "city": "Lisbon",
+            "address": "1 Test Street",
+            "latitude": 38.7,
+            "longitude": -9.1,
+            "price_level": 2,
+            "hours": _HOURS,
+        },
+    )
     if created is None:
         run.skip("PUT /restaurants/{id}", "restaurant not created")
         run.skip("DELETE /restaurants/{id}", "restaurant not created")
         return
     path = f"/restaurants/{created['data']['id']}"
-    await run.check("PUT /restaurants/{id}", "PUT", path, 200, _has("name"), headers=admin,
-                    json={"name": "Migration test bistro 2"})
+    await run.check(
+        "PUT /restaurants/{id}",
+        "PUT",
+        path,
+        200,
+        _has("name"),
+        headers=admin,
+        json={"name": "Migration test bistro 2"},
+    )
     await run.check("DELETE /restaurants/{id}", "DELETE", path, 200, headers=admin)
-
-

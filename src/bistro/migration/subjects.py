@@ -25,9 +25,7 @@ _NEGATIVE_TTL = 5.0
 
 
 # Visible ASCII except the separators '"' ',' ';' '\\' (space and controls excluded too).
-_CLIENT_ID = re.compile(
-    rb"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]{1,%d}" % MAX_CLIENT_ID_LENGTH
-)
+_CLIENT_ID = re.compile(rb"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]{1,%d}" % MAX_CLIENT_ID_LENGTH)
 
 
 def valid_client_id(raw: bytes) -> str | None:

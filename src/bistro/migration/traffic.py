@@ -63,8 +63,10 @@ class ServedCounter:
                 "v4_share": round(counts["v4"] / total, 4) if total else None,
             }
 
-        overall = {"v3": sum(g["v3"] for g in groups.values()),
-                   "v4": sum(g["v4"] for g in groups.values())}
+        overall = {
+            "v3": sum(g["v3"] for g in groups.values()),
+            "v4": sum(g["v4"] for g in groups.values()),
+        }
         return {
             "window_seconds": self.window_seconds,
             "scope": "this instance",

@@ -53,20 +53,38 @@ class Finding:
 
 
 def evaluate_rules(
-    summary: dict[str, Any] | None, host: dict[str, float], db_ok: bool,
-    settings: MonitoringSettings, host_name: str,
+    summary: dict[str, Any] | None,
+    host: dict[str, float],
+    db_ok: bool,
+    settings: MonitoringSettings,
+    host_name: str,
 ) -> list[Finding]:
     s = settings
     findings = [
-        Finding("database_connection", "primary", not db_ok, 0.0 if db_ok else 1.0, 1.0,
-                "database reachable" if db_ok else "database connection failed"),
-        Finding("high_cpu", host_name, host["cpu_percent"] > s.alert_cpu_percent,
-                host["cpu_percent"], s.alert_cpu_percent,
-                f"CPU {host['cpu_percent']:.0f}% (threshold {s.alert_cpu_percent:.0f}%)"),
-        Finding("high_memory", host_name, host["memory_percent"] > s.alert_memory_percent,
-                host["memory_percent"], s.alert_memory_percent,
-                f"memory {host['memory_percent']:.0f}% (threshold "
-                f"{s.alert_memory_percent:.0f}%)"),
+        Finding(
+            "database_connection",
+            "primary",
+            not db_ok,
+            0.0 if db_ok else 1.0,
+            1.0,
+            "database reachable" if db_ok else "database connection failed",
+        ),
+        Finding(
+            "high_cpu",
+            host_name,
+            host["cpu_percent"] > s.alert_cpu_percent,
+            host["cpu_percent"],
+            s.alert_cpu_percent,
+            f"CPU {host['cpu_percent']:.0f}% (threshold {s.alert_cpu_percent:.0f}%)",
+        ),
+        Finding(
+            "high_memory",
+            host_name,
+            host["memory_percent"] > s.alert_memory_percent,
+            host["memory_percent"],
+            s.alert_memory_percent,
+            f"memory {host['memory_percent']:.0f}% (threshold {s.alert_memory_percent:.0f}%)",
+        ),
     ]
     if summary is None:
         return findings
@@ -75,30 +93,44 @@ def evaluate_rules(
         n = entry["requests"]
         enough = n >= s.alert_min_samples
         rate = entry["error_rate"]
-        findings.append(Finding(
-            "high_error_rate", version, rate > s.alert_error_rate if enough else None,
-            rate, s.alert_error_rate,
-            f"{version} 5xx error rate {rate:.1%} over {n} requests "
-            f"(threshold {s.alert_error_rate:.0%})",
-        ))
+        findings.append(
+            Finding(
+                "high_error_rate",
+                version,
+                rate > s.alert_error_rate if enough else None,
+                rate,
+                s.alert_error_rate,
+                f"{version} 5xx error rate {rate:.1%} over {n} requests "
+                f"(threshold {s.alert_error_rate:.0%})",
+            )
+        )
         p95_ms = entry["latency_ms"]["p95"]
         p95 = (p95_ms or 0.0) / 1000
-        findings.append(Finding(
-            "high_p95_latency", version, p95 > s.alert_p95_seconds if enough else None,
-            p95, s.alert_p95_seconds,
-            f"{version} p95 latency {p95 * 1000:.0f} ms over {n} requests "
-            f"(threshold {s.alert_p95_seconds * 1000:.0f} ms)",
-        ))
+        findings.append(
+            Finding(
+                "high_p95_latency",
+                version,
+                p95 > s.alert_p95_seconds if enough else None,
+                p95,
+                s.alert_p95_seconds,
+                f"{version} p95 latency {p95 * 1000:.0f} ms over {n} requests "
+                f"(threshold {s.alert_p95_seconds * 1000:.0f} ms)",
+            )
+        )
     cache = summary["cache"]
     hit_rate = cache["hit_rate"]
     enough = cache["lookups"] >= s.alert_cache_min_lookups and hit_rate is not None
-    findings.append(Finding(
-        "low_cache_hit_rate", "v4",
-        (hit_rate < s.alert_cache_hit_floor) if enough else None,
-        hit_rate or 0.0, s.alert_cache_hit_floor,
-        f"v4 cache hit rate {(hit_rate or 0.0):.1%} over {cache['lookups']} lookups "
-        f"(floor {s.alert_cache_hit_floor:.0%})",
-    ))
+    findings.append(
+        Finding(
+            "low_cache_hit_rate",
+            "v4",
+            (hit_rate < s.alert_cache_hit_floor) if enough else None,
+            hit_rate or 0.0,
+            s.alert_cache_hit_floor,
+            f"v4 cache hit rate {(hit_rate or 0.0):.1%} over {cache['lookups']} lookups "
+            f"(floor {s.alert_cache_hit_floor:.0%})",
+        )
+    )
     return findings
 
 
@@ -146,8 +178,7 @@ class AlertManager:
             except Exception as exc:
                 log.warning("alert_window_query_failed", error=type(exc).__name__)
                 db_ok = False
-        findings = evaluate_rules(summary, self.sampler(), db_ok, self.settings,
-                                  self.host_name)
+        findings = evaluate_rules(summary, self.sampler(), db_ok, self.settings, self.host_name)
         now = self.clock.now()
         transitions: list[dict[str, Any]] = []
         db_finding = findings[0]
@@ -184,16 +215,26 @@ class AlertManager:
         return transitions
 
     def _event(self, finding: Finding, state: str, now: Any) -> dict[str, Any]:
-        return {"key": finding.key, "rule": finding.rule, "subject": finding.subject,
-                "state": state, "value": finding.value, "threshold": finding.threshold,
-                "message": finding.message, "at": now}
+        return {
+            "key": finding.key,
+            "rule": finding.rule,
+            "subject": finding.subject,
+            "state": state,
+            "value": finding.value,
+            "threshold": finding.threshold,
+            "message": finding.message,
+            "at": now,
+        }
 
     def _send(self, event: dict[str, Any]) -> None:
         icon = ":rotating_light:" if event["state"] == "firing" else ":white_check_mark:"
-        text_ = f"{icon} [{event['state'].upper()}] {event['rule']} {event['subject']}: " \
-                f"{event['message']}"
+        text_ = (
+            f"{icon} [{event['state'].upper()}] {event['rule']} {event['subject']}: "
+            f"{event['message']}"
+        )
         alert = dict(event)
         alert["at"] = event["at"].isoformat()
-        log.warning("alert", **{k: v for k, v in alert.items() if k != "message"},
-                    detail=event["message"])
+        log.warning(
+            "alert", **{k: v for k, v in alert.items() if k != "message"}, detail=event["message"]
+        )
         self.notifier.notify({"text": text_, "alert": alert})

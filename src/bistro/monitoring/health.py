@@ -44,13 +44,22 @@ async def database_health(db: Database) -> dict[str, Any]:
         async with db.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
     except Exception as exc:
-        return {"status": UNHEALTHY, "error": type(exc).__name__, "pool": usage,
-                "dialect": db.dialect}
+        return {
+            "status": UNHEALTHY,
+            "error": type(exc).__name__,
+            "pool": usage,
+            "dialect": db.dialect,
+        }
     rtt = (time.perf_counter() - started) * 1000
     busy = usage.get("checkedout", 0) / capacity if capacity else 0.0
     status = DEGRADED if rtt > SLOW_DB_MS or busy >= POOL_BUSY else HEALTHY
-    return {"status": status, "round_trip_ms": round(rtt, 3), "pool": usage,
-            "pool_usage": round(busy, 3), "dialect": db.dialect}
+    return {
+        "status": status,
+        "round_trip_ms": round(rtt, 3),
+        "pool": usage,
+        "pool_usage": round(busy, 3),
+        "dialect": db.dialect,
+    }
 
 
 async def redis_health(redis: Any | None, hit_rate: float | None) -> dict[str, Any]:
@@ -68,8 +77,11 @@ async def redis_health(redis: Any | None, hit_rate: float | None) -> dict[str, A
 
 
 def services_health(
-    flush_interval: float, last_flush: datetime | None, now: datetime,
-    flush_failures: int, webhook_queued: int,
+    flush_interval: float,
+    last_flush: datetime | None,
+    now: datetime,
+    flush_failures: int,
+    webhook_queued: int,
 ) -> dict[str, Any]:
     lag = (now - last_flush).total_seconds() if last_flush else None
     status = HEALTHY
@@ -77,8 +89,11 @@ def services_health(
         status = DEGRADED
     return {
         "status": status,
-        "metrics_flusher": {"last_flush": last_flush, "seconds_since": lag,
-                            "consecutive_failures": flush_failures},
+        "metrics_flusher": {
+            "last_flush": last_flush,
+            "seconds_since": lag,
+            "consecutive_failures": flush_failures,
+        },
         "alert_webhook": {"queued": webhook_queued},
     }
 
@@ -91,6 +106,11 @@ def process_health(process: psutil.Process) -> dict[str, Any]:
     host_mem = psutil.virtual_memory().percent
     # One event loop uses at most one core: 80 % of it is busy.
     status = DEGRADED if cpu > HIGH_PERCENT or host_mem > HIGH_PERCENT else HEALTHY
-    return {"status": status, "cpu_percent": round(cpu, 1), "rss_bytes": rss,
-            "memory_percent": round(mem_percent, 2), "host_memory_percent": host_mem,
-            "pid": process.pid}
+    return {
+        "status": status,
+        "cpu_percent": round(cpu, 1),
+        "rss_bytes": rss,
+        "memory_percent": round(mem_percent, 2),
+        "host_memory_percent": host_mem,
+        "pid": process.pid,
+    }

@@ -81,8 +81,8 @@ class MetricsMiddleware:
         # FastAPI >= 0.16x keeps the route as declared (without the include prefix) in
         # scope["route"] and the full template in scope["effective_route_context"].
         context = scope.get("effective_route_context")
-        template = context.path if context is not None else getattr(
-            scope.get("route"), "path", None
+        template = (
+            context.path if context is not None else getattr(scope.get("route"), "path", None)
         )
         served = scope.get(API_VERSION_KEY)
         if template is None:

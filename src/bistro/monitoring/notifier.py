@@ -96,5 +96,9 @@ class WebhookNotifier:
             if attempt < self.retries:
                 await self.sleep(min(30.0, self.backoff * 2**attempt))
         self.failed += 1
-        log.warning("alert_webhook_failed", reason=reason, attempts=self.retries + 1,
-                    alert=payload.get("alert", {}).get("key"))
+        log.warning(
+            "alert_webhook_failed",
+            reason=reason,
+            attempts=self.retries + 1,
+            alert=payload.get("alert", {}).get("key"),
+        )

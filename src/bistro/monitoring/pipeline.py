@@ -112,16 +112,29 @@ class MetricsPipeline:
         now = self.clock.now()
         start = self._period_start
         request_rows = [
-            {"bucket_start": start, "instance": self.instance, "version": version,
-             "grp": group, "route": route[:200], "requests": row.requests,
-             "errors_4xx": row.errors_4xx, "errors_5xx": row.errors_5xx,
-             "latency_sum": row.latency_sum, "bytes_out": row.bytes_out,
-             "histogram": encode(row.histogram)}
+            {
+                "bucket_start": start,
+                "instance": self.instance,
+                "version": version,
+                "grp": group,
+                "route": route[:200],
+                "requests": row.requests,
+                "errors_4xx": row.errors_4xx,
+                "errors_5xx": row.errors_5xx,
+                "latency_sum": row.latency_sum,
+                "bytes_out": row.bytes_out,
+                "histogram": encode(row.histogram),
+            }
             for (version, group, route), row in self._pending.items()
         ]
         cache_rows = [
-            {"bucket_start": start, "instance": self.instance, "level": level,
-             "hits": hits, "misses": misses}
+            {
+                "bucket_start": start,
+                "instance": self.instance,
+                "level": level,
+                "hits": hits,
+                "misses": misses,
+            }
             for level, (hits, misses) in self._pending_cache.items()
         ]
         prune = self._last_prune is None or now - self._last_prune >= timedelta(minutes=1)
@@ -134,8 +147,12 @@ class MetricsPipeline:
                     await repo.prune(now - self.retention)
         except Exception as exc:  # the store is down: keep the rows for the next flush
             self.consecutive_failures += 1
-            log.warning("metrics_flush_failed", error=type(exc).__name__,
-                        pending_rows=len(request_rows), failures=self.consecutive_failures)
+            log.warning(
+                "metrics_flush_failed",
+                error=type(exc).__name__,
+                pending_rows=len(request_rows),
+                failures=self.consecutive_failures,
+            )
             return False
         self._pending.clear()
         self._pending_cache.clear()
@@ -159,8 +176,7 @@ class MetricsPipeline:
         caches = await repo.cache_rows(since, until)
         return requests, caches, since, until
 
-    async def summary(self, seconds: float, session: AsyncSession | None = None
-                      ) -> dict[str, Any]:
+    async def summary(self, seconds: float, session: AsyncSession | None = None) -> dict[str, Any]:
         """Per version and group over the last ``seconds``, every instance merged.
 
         Pass the request's session from a route (SQLite has a single connection)."""

@@ -61,25 +61,36 @@ class PrometheusExporter:
         if not self.multiproc_dir:
             ProcessCollector(registry=self.registry)
         self.requests = Counter(
-            "bistro_http_requests", "HTTP requests served, by API version, endpoint group, "
+            "bistro_http_requests",
+            "HTTP requests served, by API version, endpoint group, "
             "route template and status class.",
-            ["version", "group", "route", "status_class"], registry=self.registry,
+            ["version", "group", "route", "status_class"],
+            registry=self.registry,
         )
         self.duration = Histogram(
-            "bistro_http_request_duration_seconds", "Time from request to last response byte.",
-            ["version", "group", "route"], buckets=BOUNDS, registry=self.registry,
+            "bistro_http_request_duration_seconds",
+            "Time from request to last response byte.",
+            ["version", "group", "route"],
+            buckets=BOUNDS,
+            registry=self.registry,
         )
         self.response_bytes = Counter(
-            "bistro_http_response_bytes", "Response body bytes sent.",
-            ["version", "group", "route"], registry=self.registry,
+            "bistro_http_response_bytes",
+            "Response body bytes sent.",
+            ["version", "group", "route"],
+            registry=self.registry,
         )
         self.cache_lookups = Counter(
-            "bistro_cache_lookups", "Cache lookups by level and result (hit or miss).",
-            ["level", "result"], registry=self.registry,
+            "bistro_cache_lookups",
+            "Cache lookups by level and result (hit or miss).",
+            ["level", "result"],
+            registry=self.registry,
         )
         self.database_up = Gauge(
-            "bistro_database_up", "1 when this process's last database probe succeeded.",
-            registry=self.registry, multiprocess_mode="livemin",
+            "bistro_database_up",
+            "1 when this process's last database probe succeeded.",
+            registry=self.registry,
+            multiprocess_mode="livemin",
         )
         self._children: dict[SeriesKey, tuple[Any, Any, Any]] = {}
         self._prom_index: dict[int, int] = {}

@@ -28,8 +28,16 @@ class MetricsRepository(Repository[RequestBucket]):
         """Every instance's buckets in ``[since, until)``: one query, merged by the caller."""
         t = RequestBucket
         statement = select(
-            t.bucket_start, t.version, t.grp, t.route, t.requests, t.errors_4xx,
-            t.errors_5xx, t.latency_sum, t.bytes_out, t.histogram,
+            t.bucket_start,
+            t.version,
+            t.grp,
+            t.route,
+            t.requests,
+            t.errors_4xx,
+            t.errors_5xx,
+            t.latency_sum,
+            t.bytes_out,
+            t.histogram,
         ).where(t.bucket_start >= since, t.bucket_start < until, t.version != "none")
         return (await self.session.execute(statement)).all()
 
@@ -55,8 +63,8 @@ class AlertRepository(Repository[AlertState]):
         return (await self.session.execute(select(AlertState))).scalars().all()
 
     async def firing(self) -> Sequence[AlertState]:
-        statement = select(AlertState).where(AlertState.state == "firing").order_by(
-            AlertState.since
+        statement = (
+            select(AlertState).where(AlertState.state == "firing").order_by(AlertState.since)
         )
         return (await self.session.execute(statement)).scalars().all()
 
@@ -72,7 +80,9 @@ class AlertRepository(Repository[AlertState]):
                 async with self.session.begin_nested():
                     await self.session.execute(
                         insert(AlertState).values(
-                            state=to_state, since=values["at"], updated_at=values["at"],
+                            state=to_state,
+                            since=values["at"],
+                            updated_at=values["at"],
                             **_state_fields(values),
                         )
                     )
@@ -82,8 +92,12 @@ class AlertRepository(Repository[AlertState]):
             result = await self.session.execute(
                 update(AlertState)
                 .where(AlertState.key == key, AlertState.state != to_state)
-                .values(state=to_state, since=values["at"], updated_at=values["at"],
-                        **_state_fields(values))
+                .values(
+                    state=to_state,
+                    since=values["at"],
+                    updated_at=values["at"],
+                    **_state_fields(values),
+                )
                 .execution_options(synchronize_session=False)
             )
             if not getattr(result, "rowcount", 0):

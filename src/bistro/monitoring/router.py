@@ -44,20 +44,31 @@ Viewer = Depends(monitoring_viewer)
 WindowQuery = Annotated[str, Query(max_length=16, description="e.g. 30s, 5m, 1h")]
 
 
-@router.get("/metrics", summary="Prometheus metrics (text exposition format)",
-            response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (text exposition format)",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}}},
+)
 async def prometheus_metrics(monitoring: MonitoringDep) -> Response:
     body, content_type = monitoring.render_prometheus()
     return Response(body, media_type=content_type)
 
 
-@router.get("/api/v4/migration/health", summary="Health of database, cache, services, process",
-            responses={503: {"description": "At least one component is unhealthy"}})
+@router.get(
+    "/api/v4/migration/health",
+    summary="Health of database, cache, services, process",
+    responses={503: {"description": "At least one component is unhealthy"}},
+)
 async def migration_health(monitoring: MonitoringDep) -> JSONBytes:
     report = await monitoring.health()
     status_code = 503 if report["status"] == "unhealthy" else 200
-    return JSONBytes(dumps({"success": status_code == 200, "message": report["status"],
-                            "data": report, "meta": {}}), status_code=status_code)
+    return JSONBytes(
+        dumps(
+            {"success": status_code == 200, "message": report["status"], "data": report, "meta": {}}
+        ),
+        status_code=status_code,
+    )
 
 
 @router.get(
@@ -89,10 +100,15 @@ async def migration_monitoring(
     return success(data)
 
 
-@router.get("/api/v4/migration/alerts", summary="Active alerts and alert history",
-            dependencies=[Viewer], responses=error_responses(401, 403, 422))
+@router.get(
+    "/api/v4/migration/alerts",
+    summary="Active alerts and alert history",
+    dependencies=[Viewer],
+    responses=error_responses(401, 403, 422),
+)
 async def migration_alerts(
-    monitoring: MonitoringDep, session: SessionDep,
+    monitoring: MonitoringDep,
+    session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> JSONBytes:
     return success(await alerts_section(session, limit))

@@ -68,16 +68,21 @@ class Monitoring:
         self.clock = clock
         self.exporter = exporter
         self.pipeline = MetricsPipeline(
-            db, clock, recorder, exporter,
+            db,
+            clock,
+            recorder,
+            exporter,
             retention=timedelta(hours=self.settings.retention_hours),
-            cache_counts=cache_counts, instance=instance,
+            cache_counts=cache_counts,
+            instance=instance,
         )
         self.notifier = WebhookNotifier(
-            self.settings.alert_webhook_url, retries=self.settings.alert_webhook_retries,
-            timeout=self.settings.alert_webhook_timeout, sleep=sleep,
+            self.settings.alert_webhook_url,
+            retries=self.settings.alert_webhook_retries,
+            timeout=self.settings.alert_webhook_timeout,
+            sleep=sleep,
         )
-        self.alerts = AlertManager(self.settings, db, clock, self.pipeline, self.notifier,
-                                   sampler)
+        self.alerts = AlertManager(self.settings, db, clock, self.pipeline, self.notifier, sampler)
         self._process = psutil.Process()
         self._process.cpu_percent(interval=None)  # prime: the next call measures from here
         self._task: asyncio.Task[None] | None = None
@@ -131,8 +136,11 @@ class Monitoring:
                 self.cache.l2 if self.cache is not None else None, cache_hit_rate
             ),
             "services": health.services_health(
-                self.settings.flush_interval, self.pipeline.last_flush_ok, self.clock.now(),
-                self.pipeline.consecutive_failures, self.notifier.queued,
+                self.settings.flush_interval,
+                self.pipeline.last_flush_ok,
+                self.clock.now(),
+                self.pipeline.consecutive_failures,
+                self.notifier.queued,
             ),
             "process": health.process_health(self._process),
         }
@@ -140,8 +148,12 @@ class Monitoring:
             0 if components["database"]["status"] == health.UNHEALTHY else 1
         )
         overall = health.worst([c["status"] for c in components.values()])
-        return {"status": overall, "instance": self.instance, "checked_at": self.clock.now(),
-                "components": components}
+        return {
+            "status": overall,
+            "instance": self.instance,
+            "checked_at": self.clock.now(),
+            "components": components,
+        }
 
     def render_prometheus(self) -> tuple[bytes, str]:
         self.pipeline.collect()

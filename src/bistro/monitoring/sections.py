@@ -26,21 +26,39 @@ async def metrics_section(session: AsyncSession, clock: Clock, seconds: int) -> 
     since = until - timedelta(seconds=seconds)
     repo = MetricsRepository(session)
     return window_summary(
-        await repo.request_rows(since, until), await repo.cache_rows(since, until),
-        seconds, since, until,
+        await repo.request_rows(since, until),
+        await repo.cache_rows(since, until),
+        seconds,
+        since,
+        until,
     )
 
 
 async def alerts_section(session: AsyncSession, history: int = 20) -> dict[str, Any]:
     repo = AlertRepository(session)
     active = [
-        {"key": r.key, "rule": r.rule, "subject": r.subject, "value": r.value,
-         "threshold": r.threshold, "message": r.message, "since": r.since}
+        {
+            "key": r.key,
+            "rule": r.rule,
+            "subject": r.subject,
+            "value": r.value,
+            "threshold": r.threshold,
+            "message": r.message,
+            "since": r.since,
+        }
         for r in await repo.firing()
     ]
     recent = [
-        {"key": r.key, "rule": r.rule, "subject": r.subject, "state": r.state, "value": r.value,
-         "threshold": r.threshold, "message": r.message, "at": r.at}
+        {
+            "key": r.key,
+            "rule": r.rule,
+            "subject": r.subject,
+            "state": r.state,
+            "value": r.value,
+            "threshold": r.threshold,
+            "message": r.message,
+            "at": r.at,
+        }
         for r in await repo.history(history)
     ]
     return {"active": active, "recent": recent}
@@ -57,18 +75,27 @@ def _pct(value: float | None) -> str:
 def render_metrics(console: Console, metrics: dict[str, Any]) -> None:
     table = Table(
         title=f"Last {metrics['window_seconds']} s, all instances (latency in ms)",
-        title_justify="left", box=None, padding=(0, 1),
+        title_justify="left",
+        box=None,
+        padding=(0, 1),
     )
     for column in ("ver", "group", "req", "rps", "5xx", "avg", "p50", "p95", "p99", "cache"):
-        table.add_column(column, justify="left" if column in ("ver", "group") else "right",
-                         no_wrap=True)
+        table.add_column(
+            column, justify="left" if column in ("ver", "group") else "right", no_wrap=True
+        )
     for version, entry in metrics["versions"].items():
         for group, data in [("all", entry), *entry["groups"].items()]:
             latency = data["latency_ms"]
             table.add_row(
-                version, group, str(data["requests"]), f"{data['rps']:.2f}",
-                _pct(data["error_rate"]), _ms(latency["avg"]), _ms(latency["p50"]),
-                _ms(latency["p95"]), _ms(latency["p99"]),
+                version,
+                group,
+                str(data["requests"]),
+                f"{data['rps']:.2f}",
+                _pct(data["error_rate"]),
+                _ms(latency["avg"]),
+                _ms(latency["p50"]),
+                _ms(latency["p95"]),
+                _ms(latency["p99"]),
                 _pct(entry.get("cache_hit_rate")) if group == "all" else "",
             )
     console.print(table)
@@ -78,8 +105,10 @@ def render_alerts(console: Console, alerts: dict[str, Any]) -> None:
     if not alerts["active"]:
         console.print("Alerts: none firing", highlight=False)
     for alert in alerts["active"]:
-        console.print(f"[bold red]FIRING[/] {alert['rule']} ({alert['subject']}): "
-                      f"{alert['message']} since {alert['since']:%Y-%m-%d %H:%M:%S}Z")
+        console.print(
+            f"[bold red]FIRING[/] {alert['rule']} ({alert['subject']}): "
+            f"{alert['message']} since {alert['since']:%Y-%m-%d %H:%M:%S}Z"
+        )
 
 
 # -- the migration status view (``GET /api/v4/migration/status``, ``bistro migration status``)

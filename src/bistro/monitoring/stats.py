@@ -82,17 +82,26 @@ def cache_summary(rows: Iterable[Any]) -> dict[str, Any]:
     for level in sorted(levels):
         hits, misses = levels[level]
         total = hits + misses
-        out[level] = {"hits": hits, "misses": misses,
-                      "hit_rate": round(hits / total, 6) if total else None}
+        out[level] = {
+            "hits": hits,
+            "misses": misses,
+            "hit_rate": round(hits / total, 6) if total else None,
+        }
     hits = sum(c[0] for c in levels.values())
     lookups = sum(levels[min(levels)]) if levels else 0
-    return {"levels": out, "hit_rate": round(hits / lookups, 6) if lookups else None,
-            "lookups": lookups}
+    return {
+        "levels": out,
+        "hit_rate": round(hits / lookups, 6) if lookups else None,
+        "lookups": lookups,
+    }
 
 
 def window_summary(
-    request_rows: Sequence[Any], cache_rows: Sequence[Any], seconds: float,
-    since: datetime, until: datetime,
+    request_rows: Sequence[Any],
+    cache_rows: Sequence[Any],
+    seconds: float,
+    since: datetime,
+    until: datetime,
 ) -> dict[str, Any]:
     versions: dict[str, Aggregate] = {"v3": Aggregate(), "v4": Aggregate()}
     groups: dict[tuple[str, str], Aggregate] = {}
@@ -107,7 +116,8 @@ def window_summary(
         entry["cache_hit_rate"] = cache["hit_rate"] if version == "v4" else None
         entry["groups"] = {
             grp: agg.summary(seconds)
-            for (ver, grp), agg in sorted(groups.items()) if ver == version
+            for (ver, grp), agg in sorted(groups.items())
+            if ver == version
         }
         out[version] = entry
     return {
@@ -120,7 +130,10 @@ def window_summary(
 
 
 def timeseries(
-    request_rows: Sequence[Any], cache_rows: Sequence[Any], since: datetime, until: datetime,
+    request_rows: Sequence[Any],
+    cache_rows: Sequence[Any],
+    since: datetime,
+    until: datetime,
     step: int,
 ) -> dict[str, Any]:
     """Points every ``step`` seconds per version, for the dashboard's charts."""

@@ -35,17 +35,17 @@ _PARSED: dict[str, int] = {}
 
 def _minutes(value: Any, where: str, *, is_close: bool) -> int:
     if not isinstance(value, str):
-        raise HoursError(f"{where}: expected an \"HH:MM\" string")
+        raise HoursError(f'{where}: expected an "HH:MM" string')
     minutes = _PARSED.get(value)
     if minutes is None:
         match = _HHMM.match(value)
         if match is None:
-            raise HoursError(f"{where}: {value!r} is not \"HH:MM\"")
+            raise HoursError(f'{where}: {value!r} is not "HH:MM"')
         minutes = int(match.group(1)) * 60 + int(match.group(2))
         if minutes <= DAY_MINUTES:
             _PARSED[value] = minutes
     if minutes > DAY_MINUTES or (minutes == DAY_MINUTES and not is_close):
-        raise HoursError(f"{where}: {value!r} is out of range (\"24:00\" only as a close)")
+        raise HoursError(f'{where}: {value!r} is out of range ("24:00" only as a close)')
     return minutes
 
 

@@ -129,4 +129,3 @@ class RestaurantQuery:
     near: Near | None = None
     q: str | None = None
     sort: str = "rating"
-

@@ -36,8 +36,15 @@ R = cast(Table, Restaurant.__table__)
 V = cast(Table, Review.__table__)
 U = cast(Table, User.__table__)
 
-COLUMNS = (V.c.id, V.c.restaurant_id, V.c.user_id, V.c.rating, V.c.text, V.c.created_at,
-           V.c.updated_at)
+COLUMNS = (
+    V.c.id,
+    V.c.restaurant_id,
+    V.c.user_id,
+    V.c.rating,
+    V.c.text,
+    V.c.created_at,
+    V.c.updated_at,
+)
 _BY_ID = select(*COLUMNS).where(V.c.id == bindparam("review_id"))
 _BY_ID_FOR_UPDATE = _BY_ID.with_for_update()
 _ORDERS: dict[str, tuple[Any, ...]] = {
@@ -61,9 +68,7 @@ def aggregate_changes(
     return {
         R.c.review_count: new_count,
         R.c.rating_sum: new_sum,
-        R.c.rating_avg: case(
-            (new_count > 0, sql_cast(new_sum, Float) / new_count), else_=0.0
-        ),
+        R.c.rating_avg: case((new_count > 0, sql_cast(new_sum, Float) / new_count), else_=0.0),
         R.c.rating_score: (sql_cast(new_sum, Float) + prior) / (new_count + PRIOR_WEIGHT),
         R.c.updated_at: now,
     }
@@ -100,7 +105,7 @@ class ReviewRepository:
         rows = cast("Sequence[Mapping[str, Any]]", result.mappings().all())
         if len(rows) < limit and (rows or offset == 0):
             return rows, offset + len(rows)  # the last page: the total is known without a COUNT
-        total = (await self.session.execute(select(func.count()).select_from(V).where(*where)))
+        total = await self.session.execute(select(func.count()).select_from(V).where(*where))
         return rows, int(total.scalar_one())
 
     async def get(self, review_id: int, *, for_update: bool = False) -> Mapping[str, Any] | None:

@@ -113,9 +113,7 @@ class ReviewService:
         await self.repo.apply_rating_delta(body.restaurant_id, 1, body.rating, now)
         return review_representation({"id": review_id, **values})
 
-    async def update(
-        self, actor: Principal, review_id: int, body: ReviewUpdate
-    ) -> dict[str, Any]:
+    async def update(self, actor: Principal, review_id: int, body: ReviewUpdate) -> dict[str, Any]:
         row = await self._owned(actor, review_id)
         changes: dict[str, Any] = body.model_dump(exclude_none=True)
         changes["updated_at"] = self.clock.now()

@@ -18,8 +18,12 @@ from bistro.migration.flags import (
 R = Flag.RESTAURANTS
 
 
-def snap(stage: Stage, pct: float = 0.0, overrides: dict[str, Version] | None = None,
-         env: dict[str, str] | None = None) -> Snapshot:
+def snap(
+    stage: Stage,
+    pct: float = 0.0,
+    overrides: dict[str, Version] | None = None,
+    env: dict[str, str] | None = None,
+) -> Snapshot:
     state = FlagState(R, stage, pct, overrides=overrides or {})
     return Snapshot({R: state}, load_env_pins(env or {}), version=1)
 
@@ -84,8 +88,9 @@ def test_environment_pins_take_precedence() -> None:
     off = snap(Stage.FULL, overrides=overrides, env={"API_V4_RESTAURANTS": "false"})
     assert evaluate(off, R, "tester").reason == "env_pin"
     assert not evaluate(off, R, "tester").v4
-    on_for_one = snap(Stage.DISABLED, env={"API_V4_RESTAURANTS": "false",
-                                           "API_V4_RESTAURANTS_USER_42": "true"})
+    on_for_one = snap(
+        Stage.DISABLED, env={"API_V4_RESTAURANTS": "false", "API_V4_RESTAURANTS_USER_42": "true"}
+    )
     assert evaluate(on_for_one, R, "42").v4 and evaluate(on_for_one, R, "42").reason == "env_pin"
     assert not evaluate(on_for_one, R, "43").v4
     rollout = snap(Stage.DISABLED, env={"API_V4_RESTAURANTS_ROLLOUT": "100"})
@@ -116,9 +121,13 @@ def test_snapshot_answers_subject_free_questions_once() -> None:
     assert not snap(Stage.PARTIAL, 30).subject_free_routing[R]
     assert snap(Stage.PARTIAL, 30).subject_free_routing[Flag.REVIEWS]
     testers = Snapshot(
-        {Flag.ERROR_HANDLING: FlagState(Flag.ERROR_HANDLING, Stage.FULL, 100.0,
-                                        overrides={"t": Version.V3})},
-        load_env_pins({}), version=1,
+        {
+            Flag.ERROR_HANDLING: FlagState(
+                Flag.ERROR_HANDLING, Stage.FULL, 100.0, overrides={"t": Version.V3}
+            )
+        },
+        load_env_pins({}),
+        version=1,
     )
     assert testers.sub_features is None
     assert not testers.subject_free_routing[Flag.REVIEWS]
@@ -164,8 +173,14 @@ def test_bad_environment_values_name_the_variable(env: dict[str, str], named: st
 
 
 def test_environment_parsing() -> None:
-    pins = load_env_pins({"API_V4_ERROR_HANDLING": "off", "API_V4_USERS_ROLLOUT": "12.5",
-                          "API_V4_USERS_USER_abc": "1", "PATH": "/bin"})
+    pins = load_env_pins(
+        {
+            "API_V4_ERROR_HANDLING": "off",
+            "API_V4_USERS_ROLLOUT": "12.5",
+            "API_V4_USERS_USER_abc": "1",
+            "PATH": "/bin",
+        }
+    )
     assert pins.for_flag(Flag.ERROR_HANDLING).enabled is False
     assert pins.for_flag(Flag.USERS).rollout == 12.5
     assert pins.for_flag(Flag.USERS).users == {"abc": True}

@@ -43,10 +43,27 @@ class MemoryFlagRepo:
     async def delete_override(self, row: FlagOverride) -> None:
         del self.override_rows[(row.flag, row.subject)]
 
-    async def audit(self, flag: str, actor: str, action: str, old: dict[str, Any] | None,
-                    new: dict[str, Any] | None, reason: str, at: Any) -> None:
-        self.audits.append(FlagAudit(flag=flag, actor=actor, action=action, old_value=old,
-                                     new_value=new, reason=reason, at=at))
+    async def audit(
+        self,
+        flag: str,
+        actor: str,
+        action: str,
+        old: dict[str, Any] | None,
+        new: dict[str, Any] | None,
+        reason: str,
+        at: Any,
+    ) -> None:
+        self.audits.append(
+            FlagAudit(
+                flag=flag,
+                actor=actor,
+                action=action,
+                old_value=old,
+                new_value=new,
+                reason=reason,
+                at=at,
+            )
+        )
 
     async def history(self, flag: str | None, limit: int) -> Sequence[FlagAudit]:
         return [a for a in reversed(self.audits) if flag in (None, a.flag)][:limit]
@@ -69,12 +86,13 @@ def service(repo: MemoryFlagRepo) -> FlagService:
     return FlagService(repo, FakeClock())
 
 
-async def test_a_change_is_audited_and_counted(service: FlagService,
-                                               repo: MemoryFlagRepo) -> None:
-    changes = await service.set_flags([Flag.REVIEWS], stage=Stage.PARTIAL, percentage="12.5",
-                                      actor="ops", reason="canary")
+async def test_a_change_is_audited_and_counted(service: FlagService, repo: MemoryFlagRepo) -> None:
+    changes = await service.set_flags(
+        [Flag.REVIEWS], stage=Stage.PARTIAL, percentage="12.5", actor="ops", reason="canary"
+    )
     assert [(c.old, c.new) for c in changes] == [
-        ({"stage": "disabled", "percentage": 0.0}, {"stage": "partial", "percentage": 12.5})]
+        ({"stage": "disabled", "percentage": 0.0}, {"stage": "partial", "percentage": 12.5})
+    ]
     assert repo.counter == 1
     (audit,) = repo.audits
     assert (audit.actor, audit.action, audit.reason) == ("ops", "set", "canary")
@@ -83,15 +101,17 @@ async def test_a_change_is_audited_and_counted(service: FlagService,
     assert states[Flag.REVIEWS].from_database and not states[Flag.USERS].from_database
 
 
-async def test_repeating_a_change_writes_nothing(service: FlagService,
-                                                 repo: MemoryFlagRepo) -> None:
+async def test_repeating_a_change_writes_nothing(
+    service: FlagService, repo: MemoryFlagRepo
+) -> None:
     await service.set_flags([Flag.USERS], stage=Stage.FULL, percentage=None, actor="ops")
     again = await service.set_flags([Flag.USERS], stage=Stage.FULL, percentage=None, actor="ops")
     assert again == [] and len(repo.audits) == 1 and repo.counter == 1
 
 
-async def test_rollback_disables_every_routing_flag_once(service: FlagService,
-                                                         repo: MemoryFlagRepo) -> None:
+async def test_rollback_disables_every_routing_flag_once(
+    service: FlagService, repo: MemoryFlagRepo
+) -> None:
     await service.set_flags(ROUTING_FLAGS, stage=Stage.PARTIAL, percentage=40, actor="ops")
     first = await service.rollback("ops", "errors")
     assert {c.flag for c in first} == set(ROUTING_FLAGS)
@@ -110,9 +130,9 @@ async def test_rollback_disables_every_routing_flag_once(service: FlagService,
         (Stage.PARTIAL, "1/3", "not a number"),
     ],
 )
-async def test_invalid_changes_are_refused(service: FlagService, repo: MemoryFlagRepo,
-                                           stage: Stage | None, percentage: Any,
-                                           says: str) -> None:
+async def test_invalid_changes_are_refused(
+    service: FlagService, repo: MemoryFlagRepo, stage: Stage | None, percentage: Any, says: str
+) -> None:
     with pytest.raises(ValidationFailed, match=says):
         await service.set_flags([Flag.CACHE], stage=stage, percentage=percentage, actor="ops")
     assert repo.audits == [] and repo.counter == 0

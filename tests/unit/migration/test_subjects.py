@@ -14,8 +14,9 @@ def test_acceptable_client_ids(raw: bytes) -> None:
     assert valid_client_id(raw) == raw.decode()
 
 
-@pytest.mark.parametrize("raw", [b"", b"x" * 129, b"a b", b"a;b", b"a,b", b'a"b', b"a\\b",
-                                 b"a\tb", "é".encode()])
+@pytest.mark.parametrize(
+    "raw", [b"", b"x" * 129, b"a b", b"a;b", b"a,b", b'a"b', b"a\\b", b"a\tb", "é".encode()]
+)
 def test_refused_client_ids(raw: bytes) -> None:
     assert valid_client_id(raw) is None
 
@@ -37,8 +38,13 @@ def test_served_counter_keeps_a_window() -> None:
         served.record("v4", "restaurants")
     served.record("v3", "restaurants")
     summary = served.summary()
-    assert summary["groups"]["restaurants"] == {"requests": 4, "v3": 1, "v4": 3,
-                                                "v3_share": 0.25, "v4_share": 0.75}
+    assert summary["groups"]["restaurants"] == {
+        "requests": 4,
+        "v3": 1,
+        "v4": 3,
+        "v3_share": 0.25,
+        "v4_share": 0.75,
+    }
     clock.advance(120)
     served.record("v3", "reviews")
     summary = served.summary()

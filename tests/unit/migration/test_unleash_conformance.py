@@ -29,9 +29,7 @@ from bistro.migration.evaluation import (
 )
 from bistro.migration.flags import Flag, Stage
 
-CONFORMANCE = Path(
-    os.environ.get("BISTRO_CONFORMANCE_DIR", "/work/shared/conformance/unleash")
-)
+CONFORMANCE = Path(os.environ.get("BISTRO_CONFORMANCE_DIR", "/work/shared/conformance/unleash"))
 FILES = [
     "03-gradual-rollout-user-id-strategy.json",
     "04-gradual-rollout-session-id-strategy.json",
@@ -39,8 +37,12 @@ FILES = [
     "10-flexible-rollout-strategy.json",
     "12-custom-stickiness.json",
 ]
-ROLLOUT_STRATEGIES = {"gradualRolloutUserId", "gradualRolloutSessionId", "gradualRolloutRandom",
-                      "flexibleRollout"}
+ROLLOUT_STRATEGIES = {
+    "gradualRolloutUserId",
+    "gradualRolloutSessionId",
+    "gradualRolloutRandom",
+    "flexibleRollout",
+}
 
 
 def _stickiness_value(strategy: dict[str, Any], context: dict[str, Any]) -> str | None:
@@ -79,8 +81,11 @@ def _cases() -> list[Any]:
         spec = json.loads((CONFORMANCE / name).read_text())
         features = {f["name"]: f for f in spec["state"]["features"]}
         for test in spec["tests"]:
-            cases.append(pytest.param(features[test["toggleName"]], test,
-                                      id=f"{name[:2]}: {test['description']}"))
+            cases.append(
+                pytest.param(
+                    features[test["toggleName"]], test, id=f"{name[:2]}: {test['description']}"
+                )
+            )
     return cases
 
 

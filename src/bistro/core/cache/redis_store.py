@@ -92,8 +92,9 @@ class RedisStore:
     def _failed(self, op: str, exc: BaseException) -> None:
         self.stats.l2_errors += 1
         self._open_until = self.clock.monotonic() + self.breaker_seconds
-        self.warning.warn("cache.redis_unavailable", op=op, error=repr(exc),
-                          skip_seconds=self.breaker_seconds)
+        self.warning.warn(
+            "cache.redis_unavailable", op=op, error=repr(exc), skip_seconds=self.breaker_seconds
+        )
 
     async def fetch(self, key: str, tags: tuple[str, ...]) -> L2Read:
         if not self.available:

@@ -71,8 +71,10 @@ class InvalidationSubscriber:
     async def start(self) -> None:
         """Try once (bounded by the timeout), then keep reconnecting in the background."""
         if not self.supported:
-            log.warning("cache.subscriber_unsupported_url",
-                        reason="only redis:// URLs get L1 invalidation; L1 stays off")
+            log.warning(
+                "cache.subscriber_unsupported_url",
+                reason="only redis:// URLs get L1 invalidation; L1 stays off",
+            )
             return
         await self._connect_once()
         self._task = asyncio.create_task(self._keep_connected(), name="bistro-cache-subscriber")
@@ -156,8 +158,9 @@ class InvalidationSubscriber:
         except (OSError, TimeoutError, RedisReplyError, ValueError) as exc:
             if sock is not None:
                 sock.close()
-            self._warn("cache.subscriber_connect_failed", error=repr(exc),
-                       host=self.host, port=self.port)
+            self._warn(
+                "cache.subscriber_connect_failed", error=repr(exc), host=self.host, port=self.port
+            )
             self.outages += 1
             self._lost.set()
             return False

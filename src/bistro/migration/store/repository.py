@@ -70,8 +70,15 @@ class FlagRepository:
         at: datetime,
     ) -> None:
         self.session.add(
-            FlagAudit(flag=flag, actor=actor, action=action, old_value=old, new_value=new,
-                      reason=reason, at=at)
+            FlagAudit(
+                flag=flag,
+                actor=actor,
+                action=action,
+                old_value=old,
+                new_value=new,
+                reason=reason,
+                at=at,
+            )
         )
         await self.session.flush()
 
@@ -121,5 +128,3 @@ async def user_id_for_token(conn: AsyncConnection, token_hash: str, now: datetim
     )
     value = result.scalar_one_or_none()
     return int(value) if value is not None else None
-
-

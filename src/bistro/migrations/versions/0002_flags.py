@@ -87,8 +87,14 @@ def upgrade() -> None:
     op.bulk_insert(
         flags,
         [
-            {"name": name, "stage": stage, "percentage": pct, "description": "",
-             "updated_at": now, "updated_by": "migration 0002_flags"}
+            {
+                "name": name,
+                "stage": stage,
+                "percentage": pct,
+                "description": "",
+                "updated_at": now,
+                "updated_by": "migration 0002_flags",
+            }
             for name, stage, pct in _DEFAULTS
         ],
     )
