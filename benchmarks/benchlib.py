@@ -117,6 +117,9 @@ class Server:
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    # Run the interpreter under this (e.g. valgrind), which may need longer to start.
+    launcher: list[str] = field(default_factory=list)
+    start_timeout: float = 60.0
 
     @property
     def base(self) -> str:
@@ -136,6 +139,7 @@ class Server:
             "taskset",
             "-c",
             str(self.core),
+            *self.launcher,
             sys.executable,
             "-m",
             "uvicorn",
@@ -159,7 +163,7 @@ class Server:
             cmd, env=env, stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT
         )
         os.close(handle)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise BenchError(f"server {self.name} exited: {self.log_tail()}")
