@@ -25,6 +25,7 @@ from bistro.migration.flags import DEFAULTS, SUB_FEATURE_FLAGS, Flag, Stage, Ver
 
 V3 = Version.V3
 V4 = Version.V4
+ALL_SUB_FEATURES_ON = (True, True, True)  # (cache, validation, error handling)
 
 
 def rollout_bucket(group_id: str, subject: str) -> int:
@@ -157,7 +158,9 @@ class Snapshot:
         # ...and when it is, the answers themselves: (cache, validation, error_handling) on v4.
         self.sub_features: tuple[bool, ...] | None = None
         if self.sub_features_subject_free:
-            self.sub_features = tuple(evaluate(self, flag, None).v4 for flag in SUB_FEATURE_FLAGS)
+            answers = tuple(evaluate(self, flag, None).v4 for flag in SUB_FEATURE_FLAGS)
+            # The one shared tuple when all are on, so the router tests it by identity.
+            self.sub_features = ALL_SUB_FEATURES_ON if all(answers) else answers
         # Per endpoint-group flag: does a stable-path request need its subject at all?
         # (Not when the master switch, the group and the sub-features answer everyone alike.)
         enabled_free = self.compiled[Flag.ENABLED].subject_free

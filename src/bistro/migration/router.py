@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bistro.core.handlers import ERROR_STYLE_KEY
 from bistro.core.middleware import RESPONSE_HEADERS_KEY
 from bistro.core.responses import error_body
-from bistro.migration.evaluation import Snapshot, evaluate
+from bistro.migration.evaluation import ALL_SUB_FEATURES_ON, Snapshot, evaluate
 from bistro.migration.flags import GROUP_FLAGS, Flag
 from bistro.migration.runtime import FlagRuntime
 from bistro.migration.subjects import (
@@ -43,6 +43,7 @@ CACHE_BYPASS_KEY = "bistro.cache_bypass"
 
 _PASSTHROUGH_PREFIXES = ("/api/v3/", "/api/v4/migration/")
 _VERSION_BYTES = {"v3": b"v3", "v4": b"v4"}
+_ALL_ON = ALL_SUB_FEATURES_ON
 
 
 def endpoint_group(rest: str) -> str | None:
@@ -58,9 +59,13 @@ def endpoint_group(rest: str) -> str | None:
 
 
 class _Request:
-    """What the router reads from one request's headers, and the subject it settles on."""
+    """What the router reads from one request's headers, and the subject it settles on.
 
-    __slots__ = ("authorization", "client_id", "cookie_to_set", "subject", "token")
+    The client id is validated only when asked for: a returning client's decision usually
+    comes from the router's memo, keyed by the raw header values.
+    """
+
+    __slots__ = ("_client_id", "_parsed", "client_raw", "cookie_raw", "cookie_to_set", "token")
 
     def __init__(self, scope: Scope) -> None:
         authorization = client = cookie = None
@@ -72,24 +77,42 @@ class _Request:
             elif name == b"cookie":
                 cookie = value if cookie is None else cookie + b"; " + value
         self.token = bearer_token(authorization) if authorization else None
-        client_id = valid_client_id(client) if client else None
-        if client_id is None and cookie:
-            client_id = cookie_client_id(cookie)
-        self.client_id = client_id
+        self.client_raw = client
+        self.cookie_raw = cookie
         self.cookie_to_set: str | None = None
-        self.subject: str | None = None
-        self.authorization = authorization
+        self._client_id: str | None = None
+        self._parsed = False
+
+    @property
+    def client_id(self) -> str | None:
+        if not self._parsed:
+            self._parsed = True
+            client, cookie = self.client_raw, self.cookie_raw
+            client_id = valid_client_id(client) if client else None
+            if client_id is None and cookie:
+                client_id = cookie_client_id(cookie)
+            self._client_id = client_id
+        return self._client_id
 
     def ensure_client_id(self) -> str:
-        if self.client_id is None:
-            self.client_id = self.cookie_to_set = new_client_id()
-        return self.client_id
+        client_id = self.client_id
+        if client_id is None:
+            client_id = self._client_id = self.cookie_to_set = new_client_id()
+        return client_id
+
+
+# Anonymous decisions remembered per snapshot: (group, X-Client-ID, Cookie) as sent ->
+# (version, reason, subject). Bounded; cleared whole when full or when the flags change.
+_MEMO_MAX_ENTRIES = 65_536
+_MEMO_MAX_COOKIE = 512
 
 
 class StableRouter:
     def __init__(self, app: ASGIApp, runtime: FlagRuntime) -> None:
         self.app = app
         self.runtime = runtime
+        self._memo: dict[tuple[str, bytes | None, bytes | None], tuple[str, str, str | None]] = {}
+        self._memo_snapshot: Snapshot | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "") if scope["type"] == "http" else ""
@@ -129,22 +152,20 @@ class StableRouter:
         self, scope: Scope, receive: Receive, send: Send, rest: str, group: str
     ) -> None:
         snap = self.runtime.holder.snapshot
-        group_flag = GROUP_FLAGS[group]
         req = _Request(scope)
         if req.token is None:
-            client_id = req.ensure_client_id()
-            subject = None if snap.subject_free_routing[group_flag] else client_id
-        elif snap.subject_free_routing[group_flag]:
-            subject = None
+            version, reason, subject = self._anonymous(snap, group, req)
         else:
-            subject = await self._subject(req, anonymous_cookie=True)
-        decision = evaluate(snap, Flag.ENABLED, subject)
-        if decision.v4:
-            decision = evaluate(snap, group_flag, subject)
-        version = decision.version.value
+            group_flag = GROUP_FLAGS[group]
+            subject = (
+                None
+                if snap.subject_free_routing[group_flag]
+                else await self._subject(req, anonymous_cookie=True)
+            )
+            version, reason = _decide(snap, group_flag, subject)
         scope[STABLE_PATH_KEY] = scope["path"]
         scope[GROUP_KEY] = group
-        scope[REASON_KEY] = decision.reason
+        scope[REASON_KEY] = reason
         scope[SUBJECT_KEY] = subject
         _rewrite(scope, version, rest)
         cookie = req.cookie_to_set
@@ -159,12 +180,37 @@ class StableRouter:
                 name, value = set_cookie_header(cookie)
                 extra[name] = value
         try:
-            if version == "v3" or _apply_sub_features(scope, snap, subject):
+            if (
+                version == "v3"
+                or snap.sub_features is _ALL_ON  # the usual: nothing to switch off
+                or _apply_sub_features(scope, snap, subject)
+            ):
                 await self.app(scope, receive, send)
             else:
                 await self._v4_with_v3_validation(scope, receive, send, rest)
         finally:
             self.runtime.served.record(scope[VERSION_KEY], group)
+
+    def _anonymous(self, snap: Snapshot, group: str, req: _Request) -> tuple[str, str, str | None]:
+        """(version, reason, subject) for a request without a bearer token."""
+        if snap is not self._memo_snapshot:
+            self._memo = {}
+            self._memo_snapshot = snap
+        key = (group, req.client_raw, req.cookie_raw)
+        known = self._memo.get(key)
+        if known is not None:
+            return known
+        group_flag = GROUP_FLAGS[group]
+        client_id = req.ensure_client_id()  # a first visit gets one (and the cookie)
+        subject = None if snap.subject_free_routing[group_flag] else client_id
+        version, reason = _decide(snap, group_flag, subject)
+        decided = (version, reason, subject)
+        cookie = req.cookie_raw
+        if req.cookie_to_set is None and (cookie is None or len(cookie) <= _MEMO_MAX_COOKIE):
+            if len(self._memo) >= _MEMO_MAX_ENTRIES:
+                self._memo = {}
+            self._memo[key] = decided
+        return decided
 
     def _tagging_send(
         self, scope: Scope, send: Send, cookie: str | None, token: str | None
@@ -264,6 +310,14 @@ class StableRouter:
         await send({"type": "http.response.body", "body": body})
 
 
+def _decide(snap: Snapshot, group_flag: Flag, subject: str | None) -> tuple[str, str]:
+    """(version, reason): ``api_v4_enabled`` AND the group's flag."""
+    decision = evaluate(snap, Flag.ENABLED, subject)
+    if decision.v4:
+        decision = evaluate(snap, group_flag, subject)
+    return decision.version.value, decision.reason
+
+
 def _apply_sub_features(scope: Scope, snap: Snapshot, subject: str | None) -> bool:
     """Sets the cache and error-style switches for a request v4 serves; returns whether v4's
     validation applies. Answered from the snapshot when the same for everyone (the usual)."""
@@ -283,7 +337,11 @@ def _apply_sub_features(scope: Scope, snap: Snapshot, subject: str | None) -> bo
 
 def _rewrite(scope: Scope, version: str, rest: str) -> None:
     scope[VERSION_KEY] = version
-    scope["path"] = f"/api/{version}/{rest}"
+    scope["path"] = _PREFIXES[version] + rest
     raw = scope.get("raw_path")
     if raw:
-        scope["raw_path"] = b"/api/" + version.encode() + b"/" + raw[5:]
+        scope["raw_path"] = _RAW_PREFIXES[version] + raw[5:]
+
+
+_PREFIXES = {"v3": "/api/v3/", "v4": "/api/v4/"}
+_RAW_PREFIXES = {"v3": b"/api/v3/", "v4": b"/api/v4/"}

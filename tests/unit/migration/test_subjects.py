@@ -47,6 +47,12 @@ def test_served_counter_keeps_a_window() -> None:
     }
     clock.advance(120)
     served.record("v3", "reviews")
+    # The lifetime totals keep what the window has dropped.
+    assert served.total == {
+        ("v4", "restaurants"): 3,
+        ("v3", "restaurants"): 1,
+        ("v3", "reviews"): 1,
+    }
     summary = served.summary()
     assert "restaurants" not in summary["groups"]
     assert summary["overall"]["requests"] == 1
