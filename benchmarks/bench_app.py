@@ -1,7 +1,7 @@
 """The service under test and its baselines in one server process (same settings, same core).
 
 ``create_bench_app`` is the real ``bistro.app:create_app`` plus three routes the benchmark
-compares against, matched before the service's own:
+compares against, under ``/bench``, the baselines matched before the service's own routes:
 
 - ``/bench/asyncpg/restaurants/{id}``: the v4 detail's own SELECT (the repository's columns)
   through an asyncpg pool directly, rendered by the same representation function: what the
@@ -56,7 +56,7 @@ def create_bench_app() -> FastAPI:
                 await pool.close()
 
     app.router.lifespan_context = lifespan
-    service_routes = len(app.router.routes)
+    service_routes = list(app.router.routes)
 
     @app.get("/bench/hello", include_in_schema=False)
     async def hello() -> dict[str, str]:
@@ -78,9 +78,10 @@ def create_bench_app() -> FastAPI:
         cache = request.app.state.bistro.extras.get("cache")
         return cache.stats.snapshot() if cache is not None else {}
 
-    # FastAPI tries routes in order and every route tried costs: the baselines go first, so
-    # a baseline never pays for matching past the service's routes (the service's busiest
-    # routes come first in its own table too).
-    routes = app.router.routes
-    routes[:] = routes[service_routes:] + routes[:service_routes]
+    # FastAPI tries routes in order and every route tried costs. The two baselines go in
+    # front of the service's routes (each is among the first its request tries), the
+    # counters behind them.
+    baselines = [r for r in app.router.routes if r not in service_routes]
+    counters = baselines.pop()  # /bench/cache-stats, the last one declared
+    app.router.routes[:] = [*baselines, *service_routes, counters]
     return app

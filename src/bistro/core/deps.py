@@ -190,8 +190,13 @@ class ServiceOpener(Generic[S]):
             yield self.build(self.state, connection)
 
 
-async def restaurant_reads(request: Request) -> ServiceOpener[RestaurantService]:
+def restaurant_reads_of(request: Request) -> ServiceOpener[RestaurantService]:
+    """The opener itself, for the hottest route (one dependency fewer to resolve)."""
     return ServiceOpener(request.app.state.bistro, build_restaurant_service)
+
+
+async def restaurant_reads(request: Request) -> ServiceOpener[RestaurantService]:
+    return restaurant_reads_of(request)
 
 
 RestaurantReadsDep = Annotated[ServiceOpener[RestaurantService], Depends(restaurant_reads)]

@@ -13,6 +13,7 @@ from bistro.core.deps import (
     RestaurantReadsDep,
     RestaurantServiceDep,
     ServiceOpener,
+    restaurant_reads_of,
 )
 from bistro.core.errors import ValidationFailed, error_responses
 from bistro.core.pagination import Page, PageDep
@@ -124,6 +125,38 @@ async def _cached_page(
     )
 
 
+# The detail route comes first: it is the busiest, and FastAPI tries routes in order (each
+# one tried costs). Its path takes digits only, so /restaurants/search still reaches search;
+# any other id (abc, -1, 1.5) falls through to the same handler registered again after
+# search without the convertor, which answers 422 as before.
+@router.get(
+    "/restaurants/{restaurant_id:int}",
+    response_model=Envelope[RestaurantDetailOut],
+    responses=error_responses(404, 422),
+    summary="One restaurant, with is_open_now",
+)
+async def get_restaurant(request: Request, restaurant_id: RestaurantId) -> JSONBytes:
+    # The busiest route of all: it opens its reads itself rather than through a dependency
+    # (FastAPI resolves each dependency per request; measured ~5 % of a cached detail).
+    reads = restaurant_reads_of(request)
+
+    async def load() -> Loaded:
+        async with reads() as restaurants:
+            data = await restaurants.get(restaurant_id)
+            now = restaurants.clock.now()
+        # is_open_now is in the body: it lives until the restaurant next opens or closes.
+        ttl = seconds_until_open_change(data["hours"], now, restaurants.tz)
+        return success_body(data), ttl
+
+    return await cached_response(
+        request,
+        detail_key(restaurant_id),
+        load,
+        entity="restaurants",
+        tags=[tags.restaurant(restaurant_id)],
+    )
+
+
 @router.get(
     "/restaurants",
     response_model=Envelope[list[RestaurantOut]],
@@ -155,30 +188,12 @@ async def search_restaurants(
     return await _cached_page(request, replace(query, q=text), page, reads)
 
 
-@router.get(
+router.add_api_route(
     "/restaurants/{restaurant_id}",
-    response_model=Envelope[RestaurantDetailOut],
-    responses=error_responses(404, 422),
-    summary="One restaurant, with is_open_now",
+    get_restaurant,
+    methods=["GET"],
+    include_in_schema=False,  # documented once, above
 )
-async def get_restaurant(
-    request: Request, restaurant_id: RestaurantId, reads: RestaurantReadsDep
-) -> JSONBytes:
-    async def load() -> Loaded:
-        async with reads() as restaurants:
-            data = await restaurants.get(restaurant_id)
-            now = restaurants.clock.now()
-        # is_open_now is in the body: it lives until the restaurant next opens or closes.
-        ttl = seconds_until_open_change(data["hours"], now, restaurants.tz)
-        return success_body(data), ttl
-
-    return await cached_response(
-        request,
-        detail_key(restaurant_id),
-        load,
-        entity="restaurants",
-        tags=[tags.restaurant(restaurant_id)],
-    )
 
 
 @router.post(
