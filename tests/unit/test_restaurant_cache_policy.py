@@ -63,3 +63,10 @@ def test_detail_ttl_counts_a_daylight_saving_jump() -> None:
 
 def test_open_now_lists_live_until_the_next_minute() -> None:
     assert seconds_until_next_minute(MONDAY_1030) == 45.0
+
+
+def test_detail_key_is_the_generic_key_spelled_out() -> None:
+    from bistro.core.cache import make_key
+
+    for restaurant_id in (1, 7, 42, 2**31 - 1):
+        assert detail_key(restaurant_id) == make_key("restaurant", restaurant_id)

@@ -10,12 +10,19 @@ from typing import Protocol
 class Clock(Protocol):
     def now(self) -> datetime: ...
 
+    def time(self) -> float:
+        """``now()`` as seconds since the epoch, without building a datetime."""
+        ...
+
     def monotonic(self) -> float: ...
 
 
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+    def time(self) -> float:
+        return time.time()
 
     def monotonic(self) -> float:
         return time.monotonic()
@@ -30,6 +37,9 @@ class FakeClock:
 
     def now(self) -> datetime:
         return self._now
+
+    def time(self) -> float:
+        return self._now.timestamp()
 
     def monotonic(self) -> float:
         return self._mono

@@ -66,9 +66,7 @@ class MemoryCache:
             del self._entries[key]
             self.stats.l1_misses += 1
             return None
-        if entry.wall is not None and not (
-            entry.wall[0] <= self.clock.now().timestamp() < entry.wall[1]
-        ):
+        if entry.wall is not None and not (entry.wall[0] <= self.clock.time() < entry.wall[1]):
             del self._entries[key]
             self.stats.l1_misses += 1
             return None

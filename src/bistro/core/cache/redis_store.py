@@ -119,7 +119,7 @@ class RedisStore:
             expires_at, valid_from, stored = float(meta[0]), float(meta[1]), tuple(meta[2:])
         except (orjson.JSONDecodeError, TypeError, ValueError, IndexError):
             expires_at, valid_from, stored = 0.0, 0.0, ()
-        now = self.clock.now().timestamp()
+        now = self.clock.time()
         ttl_left = expires_at - now
         if stored != gens or ttl_left <= 0 or now < valid_from:
             self.stats.l2_stale += 1
@@ -138,7 +138,7 @@ class RedisStore:
     ) -> None:
         if not self.available or ttl <= 0:
             return
-        valid_from, expires_at = wall or (0.0, self.clock.now().timestamp() + ttl)
+        valid_from, expires_at = wall or (0.0, self.clock.time() + ttl)
         value = orjson.dumps([expires_at, valid_from, *gens]) + b"\n" + body
         try:
             async with asyncio.timeout(self.timeout):

@@ -175,7 +175,7 @@ class Cache:
         # A loader that returns its own TTL made a body for this moment (is_open_now):
         # it is right from now until then on the wall clock, and at no other time.
         wall: tuple[float, float] | None = None
-        started = self.clock.now().timestamp()
+        started = self.clock.time()
         loaded = await loader()
         if isinstance(loaded, tuple):
             body, ttl = loaded[0], min(ttl, loaded[1])
