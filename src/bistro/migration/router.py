@@ -67,15 +67,9 @@ class _Request:
 
     __slots__ = ("_client_id", "_parsed", "client_raw", "cookie_raw", "cookie_to_set", "token")
 
-    def __init__(self, scope: Scope) -> None:
-        authorization = client = cookie = None
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                authorization = value
-            elif name == b"x-client-id":
-                client = value
-            elif name == b"cookie":
-                cookie = value if cookie is None else cookie + b"; " + value
+    def __init__(
+        self, authorization: bytes | None, client: bytes | None, cookie: bytes | None
+    ) -> None:
         self.token = bearer_token(authorization) if authorization else None
         self.client_raw = client
         self.cookie_raw = cookie
@@ -105,6 +99,23 @@ class _Request:
 # (version, reason, subject). Bounded; cleared whole when full or when the flags change.
 _MEMO_MAX_ENTRIES = 65_536
 _MEMO_MAX_COOKIE = 512
+
+
+def _read_headers(scope: Scope) -> tuple[bytes | None, bytes | None, bytes | None]:
+    """(Authorization, X-Client-ID, Cookie) as sent; several Cookie headers are joined."""
+    authorization = client = cookie = None
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            authorization = value
+        elif name == b"x-client-id":
+            client = value
+        elif name == b"cookie":
+            cookie = value if cookie is None else cookie + b"; " + value
+    return authorization, client, cookie
+
+
+def _request(scope: Scope) -> _Request:
+    return _Request(*_read_headers(scope))
 
 
 class StableRouter:
@@ -152,26 +163,36 @@ class StableRouter:
         self, scope: Scope, receive: Receive, send: Send, rest: str, group: str
     ) -> None:
         snap = self.runtime.holder.snapshot
-        req = _Request(scope)
-        if req.token is None:
-            version, reason, subject = self._anonymous(snap, group, req)
+        authorization, client, cookie_sent = _read_headers(scope)
+        if snap is not self._memo_snapshot:
+            self._memo = {}
+            self._memo_snapshot = snap
+        # A returning anonymous client: its decision is remembered (no parsing, no hashing).
+        known = self._memo.get((group, client, cookie_sent)) if authorization is None else None
+        req: _Request | None = None
+        if known is not None:
+            version, reason, subject = known
         else:
-            group_flag = GROUP_FLAGS[group]
-            subject = (
-                None
-                if snap.subject_free_routing[group_flag]
-                else await self._subject(req, anonymous_cookie=True)
-            )
-            version, reason = _decide(snap, group_flag, subject)
+            req = _Request(authorization, client, cookie_sent)
+            if req.token is None:
+                version, reason, subject = self._anonymous(snap, group, req)
+            else:
+                group_flag = GROUP_FLAGS[group]
+                subject = (
+                    None
+                    if snap.subject_free_routing[group_flag]
+                    else await self._subject(req, anonymous_cookie=True)
+                )
+                version, reason = _decide(snap, group_flag, subject)
         scope[STABLE_PATH_KEY] = scope["path"]
         scope[GROUP_KEY] = group
         scope[REASON_KEY] = reason
         scope[SUBJECT_KEY] = subject
         _rewrite(scope, version, rest)
-        cookie = req.cookie_to_set
+        cookie = req.cookie_to_set if req is not None else None
         extra: dict[bytes, bytes] | None = scope.get(RESPONSE_HEADERS_KEY)
         if extra is None or rest == "auth/logout":
-            logout_token = req.token if rest == "auth/logout" else None
+            logout_token = req.token if req is not None and rest == "auth/logout" else None
             send = self._tagging_send(scope, send, cookie, logout_token)
         else:
             # The request-id middleware adds these when the response starts: no extra layer.
@@ -192,14 +213,8 @@ class StableRouter:
             self.runtime.served.record(scope[VERSION_KEY], group)
 
     def _anonymous(self, snap: Snapshot, group: str, req: _Request) -> tuple[str, str, str | None]:
-        """(version, reason, subject) for a request without a bearer token."""
-        if snap is not self._memo_snapshot:
-            self._memo = {}
-            self._memo_snapshot = snap
+        """(version, reason, subject) for a request without a bearer token, remembered."""
         key = (group, req.client_raw, req.cookie_raw)
-        known = self._memo.get(key)
-        if known is not None:
-            return known
         group_flag = GROUP_FLAGS[group]
         client_id = req.ensure_client_id()  # a first visit gets one (and the cookie)
         subject = None if snap.subject_free_routing[group_flag] else client_id
@@ -236,7 +251,7 @@ class StableRouter:
         snap = self.runtime.holder.snapshot
         subject = None
         if snap.sub_features is None:
-            subject = await self._subject(_Request(scope), anonymous_cookie=False)
+            subject = await self._subject(_request(scope), anonymous_cookie=False)
         _apply_sub_features(scope, snap, subject)  # /api/v4 keeps v4's validation regardless
         scope[VERSION_KEY] = "v4"
         if scope["path"].endswith("/auth/logout"):
@@ -282,7 +297,7 @@ class StableRouter:
 
     async def _watch_logout(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A successful logout drops the token from the subject cache at once."""
-        token = _Request(scope).token
+        token = _request(scope).token
 
         async def send_watching(message: Message) -> None:
             if (
