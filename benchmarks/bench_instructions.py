@@ -45,6 +45,7 @@ from benchmarks.benchlib import (  # noqa: E402
     Server,
     create_database,
     drop_database,
+    ensure_debian_tool,
     migrate_and_seed,
 )
 
@@ -58,12 +59,8 @@ SERVERS: dict[str, dict[str, str]] = {
 
 
 def ensure_valgrind() -> None:
-    if shutil.which("valgrind") and shutil.which("callgrind_control"):
-        return
-    print("valgrind is missing: installing the Debian package", file=sys.stderr)
-    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "valgrind"]):
-        if subprocess.run(cmd, check=False).returncode != 0:
-            raise BenchError("cannot install valgrind: run `apt-get install valgrind` as root")
+    ensure_debian_tool("valgrind", "valgrind")
+    ensure_debian_tool("callgrind_control", "valgrind")
 
 
 class CountedServer:

@@ -29,19 +29,27 @@ class BenchError(Exception):
     pass
 
 
-def ensure_wrk() -> str:
-    """wrk's path; installs the Debian package when it is missing."""
-    found = shutil.which("wrk")
+def ensure_debian_tool(command: str, package: str) -> str:
+    """``command``'s path; installs the Debian ``package`` when it is missing."""
+    found = shutil.which(command)
     if found:
         return found
-    print("wrk is missing: installing the Debian package (apt-get install wrk)", file=sys.stderr)
-    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "wrk"]):
+    print(
+        f"{command} is missing: installing the Debian package (apt-get install {package})",
+        file=sys.stderr,
+    )
+    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", package]):
         if subprocess.run(cmd, check=False).returncode != 0:
-            raise BenchError("cannot install wrk: run `apt-get install wrk` as root")
-    found = shutil.which("wrk")
+            raise BenchError(f"cannot install {package}: run `apt-get install {package}` as root")
+    found = shutil.which(command)
     if not found:
-        raise BenchError("wrk is still missing after apt-get install wrk")
+        raise BenchError(f"{command} is still missing after apt-get install {package}")
     return found
+
+
+def ensure_wrk() -> str:
+    """wrk's path; installs the Debian package when it is missing."""
+    return ensure_debian_tool("wrk", "wrk")
 
 
 def free_port() -> int:

@@ -43,7 +43,6 @@ CACHE_BYPASS_KEY = "bistro.cache_bypass"
 
 _PASSTHROUGH_PREFIXES = ("/api/v3/", "/api/v4/migration/")
 _VERSION_BYTES = {"v3": b"v3", "v4": b"v4"}
-_ALL_ON = ALL_SUB_FEATURES_ON
 
 
 def endpoint_group(rest: str) -> str | None:
@@ -201,11 +200,7 @@ class StableRouter:
                 name, value = set_cookie_header(cookie)
                 extra[name] = value
         try:
-            if (
-                version == "v3"
-                or snap.sub_features is _ALL_ON  # the usual: nothing to switch off
-                or _apply_sub_features(scope, snap, subject)
-            ):
+            if version == "v3" or _apply_sub_features(scope, snap, subject):
                 await self.app(scope, receive, send)
             else:
                 await self._v4_with_v3_validation(scope, receive, send, rest)
@@ -337,6 +332,8 @@ def _apply_sub_features(scope: Scope, snap: Snapshot, subject: str | None) -> bo
     """Sets the cache and error-style switches for a request v4 serves; returns whether v4's
     validation applies. Answered from the snapshot when the same for everyone (the usual)."""
     fixed = snap.sub_features
+    if fixed is ALL_SUB_FEATURES_ON:
+        return True  # the usual: nothing to switch off
     if fixed is not None:
         cache_on, validation_on, errors_on = fixed
     else:
