@@ -159,17 +159,24 @@ async def test_one_access_log_line_per_request(sqlite_url: str, capsys: object) 
             async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
                 r = await client.get(f"{V4}/users/me", headers={"X-Request-ID": "req-42"})
                 assert r.status_code == 401
+                r = await client.get("/api/restaurants", headers={"X-Client-ID": "c-1"})
+                assert r.status_code == 200
         err = capsys.readouterr().err  # type: ignore[attr-defined]
         lines = [
             json.loads(line)
             for line in err.splitlines()
             if '"event": "request"' in line or '"event":"request"' in line
         ]
-        assert len(lines) == 1
-        line = lines[0]
+        assert len(lines) == 2
+        line, stable = lines
         assert line["request_id"] == "req-42"
         assert (line["version"], line["route"], line["status"]) == ("v4", "/users/me", 401)
         assert line["latency_ms"] > 0
+        assert line["stable_path"] is None and line["flag_reason"] is None
+        # A stable-path request: the path routed, the path asked for, and why that version.
+        assert (stable["path"], stable["version"]) == ("/api/v3/restaurants", "v3")
+        assert stable["stable_path"] == "/api/restaurants"
+        assert stable["flag_reason"] == "stage disabled"
     finally:
         configure_logging("console", "warning")
 

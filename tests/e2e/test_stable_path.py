@@ -19,9 +19,13 @@ async def set_flag(app: FastAPI, flag: Flag, stage: Stage, pct: float | None = N
         await flags.set_flags([flag], stage=stage, percentage=pct, actor="test")
 
 
-async def asgi_get(app: FastAPI, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str]]:
-    """One GET straight through the ASGI app: the 10,000-client test needs it cheap."""
+async def asgi_get(
+    app: FastAPI, path: str, headers: dict[str, str] | list[tuple[str, str]]
+) -> tuple[int, dict[str, str]]:
+    """One GET straight through the ASGI app: the 10,000-client test needs it cheap. A list
+    of headers may name one header twice, as a client may."""
     sent: dict[str, Any] = {}
+    pairs = headers.items() if isinstance(headers, dict) else headers
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -34,7 +38,7 @@ async def asgi_get(app: FastAPI, path: str, headers: dict[str, str]) -> tuple[in
         "root_path": "",
         "server": ("testserver", 80),
         "client": ("127.0.0.1", 1234),
-        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "headers": [(k.lower().encode(), v.encode()) for k, v in pairs],
     }
 
     async def receive() -> dict[str, Any]:
@@ -163,3 +167,34 @@ async def test_logout_drops_the_cached_subject(
     r = await client.get("/api/users/me", headers=user.headers)
     assert r.status_code == 401  # whichever version serves it, the token is dead
     assert tokens.lookups == lookups + 1  # looked up again: the logout dropped the entry
+
+
+async def test_a_client_id_cookie_in_a_second_cookie_header_is_read(app: FastAPI) -> None:
+    """HTTP/2 clients may split cookies over several Cookie headers: they are joined."""
+    await set_flag(app, Flag.RESTAURANTS, Stage.PARTIAL, 50)
+    status, first = await asgi_get(app, "/api/restaurants", {})
+    assert status == 200
+    client_id = first["set-cookie"].split(";")[0].split("=", 1)[1]
+    split = [("cookie", f"bistro_client_id={client_id}"), ("cookie", "theme=dark")]
+    for _ in range(3):  # the second and third answers come from the router's memo
+        status, again = await asgi_get(app, "/api/restaurants", split)
+        assert status == 200
+        assert "set-cookie" not in again  # recognised: no new id
+        assert again["x-api-version"] == first["x-api-version"]
+    # The id's header alone is a different request: also recognised, same version.
+    status, alone = await asgi_get(app, "/api/restaurants", split[:1])
+    assert "set-cookie" not in alone and alone["x-api-version"] == first["x-api-version"]
+
+
+async def test_served_counter_counts_the_version_that_answered(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    served = app.state.bistro.extras["flags"].served
+    await set_flag(app, Flag.RESTAURANTS, Stage.FULL)
+    await set_flag(app, Flag.VALIDATION, Stage.DISABLED)
+    before = served.total
+    assert (await client.get("/api/restaurants?limit=5")).headers["x-api-version"] == "v4"
+    assert (await client.get("/api/restaurants?limit=500")).headers["x-api-version"] == "v3"
+    after = served.total
+    for key in (("v4", "restaurants"), ("v3", "restaurants")):
+        assert after.get(key, 0) - before.get(key, 0) == 1, key

@@ -2,8 +2,9 @@
 
 A pure ASGI middleware. For ``/api/<path>`` (anything under ``/api/`` except ``/api/v3`` and
 ``/api/v4``) it picks the version with ``api_v4_enabled AND api_v4_<group>`` for the request's
-subject, rewrites the scope path to ``/api/<version>/<path>`` and lets the app route it, so the
-stable path runs exactly the code ``/api/v3`` and ``/api/v4`` run. The response carries
+subject, rewrites the scope path to ``/api/<version>/<path>`` (``raw_path`` stays as the client sent
+it: nothing routes on it) and lets the app route it, so the stable path runs exactly the code
+``/api/v3`` and ``/api/v4`` run. The response carries
 ``X-API-Version``. The subject is the signed-in user id, else ``X-Client-ID``, else the
 ``bistro_client_id`` cookie, which the first response sets when there is none.
 
@@ -34,27 +35,31 @@ from bistro.migration.subjects import (
     valid_client_id,
 )
 
-VERSION_KEY = "bistro.api_version"
-GROUP_KEY = "bistro.api_group"
-REASON_KEY = "bistro.flag_reason"
-SUBJECT_KEY = "bistro.subject"
-STABLE_PATH_KEY = "bistro.stable_path"
+# The served version and (path as requested, endpoint group, flag reason, subject) of a
+# stable-path request: the metrics and the access log read them.
+from bistro.monitoring.middleware import API_VERSION_KEY as VERSION_KEY
+from bistro.monitoring.middleware import ROUTING_KEY
+
 CACHE_BYPASS_KEY = "bistro.cache_bypass"
 
-_PASSTHROUGH_PREFIXES = ("/api/v3/", "/api/v4/migration/")
 _VERSION_BYTES = {"v3": b"v3", "v4": b"v4"}
+# First segment after /api/ -> endpoint group (``admin`` is ``users`` only for admin/users).
+_GROUPS = {
+    "restaurants": "restaurants",
+    "reviews": "reviews",
+    "statistics": "statistics",
+    "auth": "users",
+    "users": "users",
+}
 
 
 def endpoint_group(rest: str) -> str | None:
     """The endpoint group of a stable path (without ``/api/``), or None if it has none."""
     head, _, tail = rest.partition("/")
-    if head in ("restaurants", "reviews", "statistics"):
-        return head
-    if head in ("auth", "users"):
+    group = _GROUPS.get(head)
+    if group is None and head == "admin" and (tail == "users" or tail.startswith("users/")):
         return "users"
-    if head == "admin" and (tail == "users" or tail.startswith("users/")):
-        return "users"
-    return None
+    return group
 
 
 class _Request:
@@ -102,8 +107,12 @@ _MEMO_MAX_COOKIE = 512
 
 def _read_headers(scope: Scope) -> tuple[bytes | None, bytes | None, bytes | None]:
     """(Authorization, X-Client-ID, Cookie) as sent; several Cookie headers are joined."""
+    headers = scope["headers"]
+    by_name = dict(headers)  # one C call; only a header name sent twice needs the loop
+    if len(by_name) == len(headers):
+        return by_name.get(b"authorization"), by_name.get(b"x-client-id"), by_name.get(b"cookie")
     authorization = client = cookie = None
-    for name, value in scope["headers"]:
+    for name, value in headers:
         if name == b"authorization":
             authorization = value
         elif name == b"x-client-id":
@@ -121,29 +130,36 @@ class StableRouter:
     def __init__(self, app: ASGIApp, runtime: FlagRuntime) -> None:
         self.app = app
         self.runtime = runtime
+        self.served = runtime.served
         self._memo: dict[tuple[str, bytes | None, bytes | None], tuple[str, str, str | None]] = {}
         self._memo_snapshot: Snapshot | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path: str = scope.get("path", "") if scope["type"] == "http" else ""
-        if not path.startswith("/api/") or path.startswith(_PASSTHROUGH_PREFIXES):
-            if path.endswith("/auth/logout"):
-                await self._watch_logout(scope, receive, send)
-            else:
-                await self.app(scope, receive, send)
-            return
-        if path.startswith("/api/v4/"):
-            await self._direct_v4(scope, receive, send)
-            return
-        rest = path[5:]
-        if rest in ("v3", "v4"):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        group = endpoint_group(rest)
-        if group is None:
-            await self._not_found(scope, send)
-            return
-        await self._stable(scope, receive, send, rest, group)
+        path: str = scope["path"]
+        if path.startswith("/api/"):
+            rest = path[5:]
+            head, slash, tail = rest.partition("/")
+            group = _GROUPS.get(head)
+            if group is not None:
+                await self._stable(scope, receive, send, rest, group)
+                return
+            if head == "v4" and slash and not tail.startswith("migration/"):
+                await self._direct_v4(scope, receive, send)
+                return
+            if head not in ("v3", "v4"):  # /api/v3/..., /api/v4 and the operator API pass
+                group = endpoint_group(rest)
+                if group is None:
+                    await self._not_found(scope, send)
+                else:
+                    await self._stable(scope, receive, send, rest, group)
+                return
+        if path.endswith("/auth/logout"):
+            await self._watch_logout(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
     async def _subject(self, req: _Request, *, anonymous_cookie: bool) -> str | None:
         """User id when the bearer token is live, else the client id (made up if allowed)."""
@@ -168,12 +184,13 @@ class StableRouter:
             self._memo_snapshot = snap
         # A returning anonymous client: its decision is remembered (no parsing, no hashing).
         known = self._memo.get((group, client, cookie_sent)) if authorization is None else None
-        req: _Request | None = None
+        cookie = token = None
         if known is not None:
             version, reason, subject = known
         else:
             req = _Request(authorization, client, cookie_sent)
-            if req.token is None:
+            token = req.token
+            if token is None:
                 version, reason, subject = self._anonymous(snap, group, req)
             else:
                 group_flag = GROUP_FLAGS[group]
@@ -183,29 +200,29 @@ class StableRouter:
                     else await self._subject(req, anonymous_cookie=True)
                 )
                 version, reason = _decide(snap, group_flag, subject)
-        scope[STABLE_PATH_KEY] = scope["path"]
-        scope[GROUP_KEY] = group
-        scope[REASON_KEY] = reason
-        scope[SUBJECT_KEY] = subject
-        _rewrite(scope, version, rest)
-        cookie = req.cookie_to_set if req is not None else None
+            cookie = req.cookie_to_set
+        scope[ROUTING_KEY] = (scope["path"], group, reason, subject)
+        # Routed by rewriting the path; raw_path stays what the client sent (nothing routes on it).
+        scope[VERSION_KEY] = version
+        scope["path"] = _PREFIXES[version] + rest
         extra: dict[bytes, bytes] | None = scope.get(RESPONSE_HEADERS_KEY)
         if extra is None or rest == "auth/logout":
-            logout_token = req.token if req is not None and rest == "auth/logout" else None
-            send = self._tagging_send(scope, send, cookie, logout_token)
+            send = self._tagging_send(scope, send, cookie, token if rest == "auth/logout" else None)
         else:
             # The request-id middleware adds these when the response starts: no extra layer.
             extra[b"x-api-version"] = _VERSION_BYTES[version]
             if cookie is not None:
                 name, value = set_cookie_header(cookie)
                 extra[name] = value
-        try:
-            if version == "v3" or _apply_sub_features(scope, snap, subject):
-                await self.app(scope, receive, send)
-            else:
-                await self._v4_with_v3_validation(scope, receive, send, rest)
-        finally:
-            self.runtime.served.record(scope[VERSION_KEY], group)
+        if (
+            version == "v4"
+            and snap.sub_features is not ALL_SUB_FEATURES_ON
+            and not _apply_sub_features(scope, snap, subject)
+        ):
+            await self._v4_with_v3_validation(scope, receive, send, rest, group)
+            return
+        self.served.record(version, group)
+        await self.app(scope, receive, send)
 
     def _anonymous(self, snap: Snapshot, group: str, req: _Request) -> tuple[str, str, str | None]:
         """(version, reason, subject) for a request without a bearer token, remembered."""
@@ -244,10 +261,11 @@ class StableRouter:
 
     async def _direct_v4(self, scope: Scope, receive: Receive, send: Send) -> None:
         snap = self.runtime.holder.snapshot
-        subject = None
-        if snap.sub_features is None:
-            subject = await self._subject(_request(scope), anonymous_cookie=False)
-        _apply_sub_features(scope, snap, subject)  # /api/v4 keeps v4's validation regardless
+        if snap.sub_features is not ALL_SUB_FEATURES_ON:
+            subject = None
+            if snap.sub_features is None:
+                subject = await self._subject(_request(scope), anonymous_cookie=False)
+            _apply_sub_features(scope, snap, subject)  # /api/v4 keeps v4's validation anyway
         scope[VERSION_KEY] = "v4"
         if scope["path"].endswith("/auth/logout"):
             await self._watch_logout(scope, receive, send)
@@ -255,7 +273,7 @@ class StableRouter:
             await self.app(scope, receive, send)
 
     async def _v4_with_v3_validation(
-        self, scope: Scope, receive: Receive, send: Send, rest: str
+        self, scope: Scope, receive: Receive, send: Send, rest: str, group: str
     ) -> None:
         recorded: list[Message] = []
         rejected = False
@@ -272,13 +290,19 @@ class StableRouter:
             if not rejected:
                 await send(message)
 
-        await self.app(scope, recording_receive, unless_rejected)
+        try:
+            await self.app(scope, recording_receive, unless_rejected)
+        finally:
+            self.served.record("v3" if rejected else "v4", group)
         if not rejected:
             return
         scope.pop(CACHE_BYPASS_KEY, None)
         scope.pop(ERROR_STYLE_KEY, None)
-        scope[REASON_KEY] = "api_v4_validation off: v4 rejected the input, served by v3"
-        _rewrite(scope, "v3", rest)
+        stable_path, _, _, subject = scope[ROUTING_KEY]
+        reason = "api_v4_validation off: v4 rejected the input, served by v3"
+        scope[ROUTING_KEY] = (stable_path, group, reason, subject)
+        scope[VERSION_KEY] = "v3"
+        scope["path"] = _PREFIXES["v3"] + rest
         extra: dict[bytes, bytes] | None = scope.get(RESPONSE_HEADERS_KEY)
         if extra is not None and b"x-api-version" in extra:
             extra[b"x-api-version"] = b"v3"
@@ -347,13 +371,4 @@ def _apply_sub_features(scope: Scope, snap: Snapshot, subject: str | None) -> bo
     return validation_on
 
 
-def _rewrite(scope: Scope, version: str, rest: str) -> None:
-    scope[VERSION_KEY] = version
-    scope["path"] = _PREFIXES[version] + rest
-    raw = scope.get("raw_path")
-    if raw:
-        scope["raw_path"] = _RAW_PREFIXES[version] + raw[5:]
-
-
 _PREFIXES = {"v3": "/api/v3/", "v4": "/api/v4/"}
-_RAW_PREFIXES = {"v3": b"/api/v3/", "v4": b"/api/v4/"}

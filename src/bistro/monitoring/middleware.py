@@ -19,6 +19,8 @@ from bistro.core.middleware import REQUEST_ID_KEY
 from bistro.monitoring.recorder import Recorder, SeriesKey, classify, status_class
 
 API_VERSION_KEY = "bistro.api_version"
+# Set by the stable-path router: (path as requested, endpoint group, flag reason, subject).
+ROUTING_KEY = "bistro.routing"
 UNMATCHED = "unmatched"
 
 
@@ -65,6 +67,7 @@ class MetricsMiddleware:
             key = self._key(scope, status)
             self.recorder.record(key, latency, sent)
             if self.access_log:
+                routing = scope.get(ROUTING_KEY)
                 self.log.info(
                     "request",
                     request_id=scope.get(REQUEST_ID_KEY),
@@ -75,6 +78,9 @@ class MetricsMiddleware:
                     status=status,
                     latency_ms=round(latency * 1000, 3),
                     bytes=sent,
+                    # A stable-path request: the path the client asked for and why that version.
+                    stable_path=routing[0] if routing else None,
+                    flag_reason=routing[2] if routing else None,
                 )
 
     def _key(self, scope: Scope, status: int) -> SeriesKey:
