@@ -198,3 +198,26 @@ async def test_served_counter_counts_the_version_that_answered(
     after = served.total
     for key in (("v4", "restaurants"), ("v3", "restaurants")):
         assert after.get(key, 0) - before.get(key, 0) == 1, key
+
+
+async def test_metrics_see_the_rejected_v4_attempt_and_the_v3_answer(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """The validation fallback holds v4's 422 back from the client; the metrics still count
+    it as v4's, and the v3 answer as v3's, with the bytes each sent (no phantom 500)."""
+    from bistro.monitoring.runtime import STATE_KEY
+
+    recorder = app.state.bistro.extras[STATE_KEY].pipeline.recorder
+    await set_flag(app, Flag.RESTAURANTS, Stage.FULL)
+    await set_flag(app, Flag.VALIDATION, Stage.DISABLED)
+    recorder.drain()
+    r = await client.get("/api/restaurants?limit=500")
+    assert (r.status_code, r.headers["x-api-version"]) == (400, "v3")  # v3's own limit check
+    series = recorder.drain()
+    assert {key[0] for key in series} == {"v3", "v4"}
+    v4 = [s for key, s in series.items() if key == ("v4", "restaurants", "/restaurants", "4xx")]
+    v3 = [s for key, s in series.items() if key == ("v3", "restaurants", "/restaurants", "4xx")]
+    assert len(series) == 2 and len(v4) == 1 and len(v3) == 1, series
+    assert v4[0].requests == v3[0].requests == 1
+    assert v4[0].bytes_out > 0
+    assert v3[0].bytes_out == len(r.content)

@@ -12,13 +12,34 @@ REQUEST_ID_KEY = "bistro.request_id"
 # Headers every response of this request carries, name -> value. Inner middlewares add to it
 # (the stable-path router's X-API-Version) instead of wrapping ``send`` once more each.
 RESPONSE_HEADERS_KEY = "bistro.response_headers"
+# The ResponseSeen of this request: the status and body size that went out, which the metrics
+# middleware reads when the app returns. A layer between the two that holds messages back
+# (the stable path's validation fallback) must put its own ResponseSeen here for that time.
+RESPONSE_SEEN_KEY = "bistro.response_seen"
+
+
+class ResponseSeen:
+    """What went out for one request: the status (500 until a response starts) and body bytes."""
+
+    __slots__ = ("body_bytes", "status")
+
+    def __init__(self) -> None:
+        self.status = 500
+        self.body_bytes = 0
+
+    def saw(self, message: Message) -> None:
+        if message["type"] == "http.response.body":
+            self.body_bytes += len(message.get("body", b""))
+        elif message["type"] == "http.response.start":
+            self.status = message["status"]
 
 
 class RequestIdMiddleware:
     """Every response carries ``X-Request-ID``: the client's own if it sent a sane one.
 
-    It is also the one place that adds headers to responses: whatever inner middlewares put
-    in ``scope[RESPONSE_HEADERS_KEY]`` before the response starts goes out with it.
+    It is also the one layer that wraps ``send`` (a wrapper costs a coroutine per message):
+    whatever inner middlewares put in ``scope[RESPONSE_HEADERS_KEY]`` before the response
+    starts goes out with it, and ``scope[RESPONSE_SEEN_KEY]`` notes what went out.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -39,9 +60,14 @@ class RequestIdMiddleware:
         scope[REQUEST_ID_KEY] = request_id
         extra: dict[bytes, bytes] = {b"x-request-id": request_id.encode()}
         scope[RESPONSE_HEADERS_KEY] = extra
+        seen = scope[RESPONSE_SEEN_KEY] = ResponseSeen()
 
         async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
+            kind = message["type"]
+            if kind == "http.response.body":
+                seen.body_bytes += len(message.get("body", b""))
+            elif kind == "http.response.start":
+                seen.status = message["status"]
                 message["headers"] = [*message.get("headers", []), *extra.items()]
             await send(message)
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bistro.core.handlers import ERROR_STYLE_KEY
-from bistro.core.middleware import RESPONSE_HEADERS_KEY
+from bistro.core.middleware import RESPONSE_HEADERS_KEY, RESPONSE_SEEN_KEY, ResponseSeen
 from bistro.core.responses import error_body
 from bistro.migration.evaluation import ALL_SUB_FEATURES_ON, Snapshot, evaluate
 from bistro.migration.flags import GROUP_FLAGS, Flag
@@ -277,6 +277,10 @@ class StableRouter:
     ) -> None:
         recorded: list[Message] = []
         rejected = False
+        # The messages of the v4 attempt stop here when it is rejected: the metrics (inside
+        # this layer) read what v4 sent from this attempt's own ResponseSeen.
+        outer_seen = scope.get(RESPONSE_SEEN_KEY)
+        attempt_seen = scope[RESPONSE_SEEN_KEY] = ResponseSeen()
 
         async def recording_receive() -> Message:
             message = await receive()
@@ -285,6 +289,7 @@ class StableRouter:
 
         async def unless_rejected(message: Message) -> None:
             nonlocal rejected
+            attempt_seen.saw(message)
             if message["type"] == "http.response.start" and message["status"] == 422:
                 rejected = True
             if not rejected:
@@ -294,6 +299,10 @@ class StableRouter:
             await self.app(scope, recording_receive, unless_rejected)
         finally:
             self.served.record("v3" if rejected else "v4", group)
+            if outer_seen is None:
+                del scope[RESPONSE_SEEN_KEY]
+            else:
+                scope[RESPONSE_SEEN_KEY] = outer_seen  # the v3 answer goes all the way out
         if not rejected:
             return
         scope.pop(CACHE_BYPASS_KEY, None)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bistro.core.middleware import REQUEST_ID_KEY
+from bistro.core.middleware import REQUEST_ID_KEY, RESPONSE_SEEN_KEY, ResponseSeen
 from bistro.monitoring.recorder import Recorder, SeriesKey, classify, status_class
 
 API_VERSION_KEY = "bistro.api_version"
@@ -47,23 +47,19 @@ class MetricsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # Behind the request-id middleware its send wrapper notes the status and size (one
+        # wrapper per request, not two); on its own, this middleware watches ``send`` itself.
+        seen: ResponseSeen | None = scope.get(RESPONSE_SEEN_KEY)
+        if seen is None:
+            seen = ResponseSeen()
+            send = _watching(send, seen)
         timer = self.timer
         started = timer()
-        status = 500
-        sent = 0
-
-        async def send_and_measure(message: Message) -> None:
-            nonlocal status, sent
-            if message["type"] == "http.response.body":
-                sent += len(message.get("body", b""))
-            elif message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
         try:
-            await self.app(scope, receive, send_and_measure)
+            await self.app(scope, receive, send)
         finally:
             latency = timer() - started
+            status, sent = seen.status, seen.body_bytes
             key = self._key(scope, status)
             self.recorder.record(key, latency, sent)
             if self.access_log:
@@ -105,3 +101,11 @@ class MetricsMiddleware:
             version, group, label = classify(template, served)
             key = self._keys[cache_key] = (version, group, label, status_class(status))
         return key
+
+
+def _watching(send: Send, seen: ResponseSeen) -> Send:
+    async def send_watched(message: Message) -> None:
+        seen.saw(message)
+        await send(message)
+
+    return send_watched
