@@ -63,11 +63,8 @@ class RequestIdMiddleware:
         seen = scope[RESPONSE_SEEN_KEY] = ResponseSeen()
 
         async def send_with_headers(message: Message) -> None:
-            kind = message["type"]
-            if kind == "http.response.body":
-                seen.body_bytes += len(message.get("body", b""))
-            elif kind == "http.response.start":
-                seen.status = message["status"]
+            seen.saw(message)
+            if message["type"] == "http.response.start":
                 message["headers"] = [*message.get("headers", []), *extra.items()]
             await send(message)
 
