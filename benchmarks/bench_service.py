@@ -114,17 +114,29 @@ class Scenario:
     together: bool = False
 
 
-# Suffix of the second instance of a server that a ``together`` scenario runs on both sides.
+# Server instance names: "<SERVERS key>" is shared by the alternating scenarios;
+# "<SERVERS key>@<scenario>" is a ``together`` scenario's own, started fresh for it so both
+# sides have the same history (a process that served other scenarios first carries a larger
+# heap and cache, which cost it a few per cent); "...#2" is its second instance when both
+# sides use the same settings.
 TWIN = "#2"
 
 
 def instances(scenario: Scenario, round_no: int) -> tuple[str, str]:
-    """The servers (subject's, baseline's) a round of ``scenario`` runs on."""
+    """The server instances (subject's, baseline's) a round of ``scenario`` runs on."""
     subject, baseline = scenario.subject.server, scenario.baseline.server
-    if scenario.together and subject == baseline:
+    if not scenario.together:
+        return subject, baseline
+    subject, baseline = f"{subject}@{scenario.name}", f"{baseline}@{scenario.name}"
+    if subject == baseline:
         twin = subject + TWIN  # the same settings on both sides: swap instances every round
         return (subject, twin) if round_no % 2 == 0 else (twin, subject)
     return subject, baseline
+
+
+def settings_of(instance: str) -> dict[str, str]:
+    """The environment of a server instance (see ``instances``)."""
+    return SERVERS[instance.split("@", 1)[0]]
 
 
 def servers_needed(scenario: Scenario) -> set[str]:
@@ -314,7 +326,7 @@ def run_scenario(
         "together": scenario.together,
     }
     for path in scenario.needs:
-        status = servers[scenario.subject.server].get(path).status_code
+        status = servers[instances(scenario, 0)[0]].get(path).status_code
         if status != 200:
             return {**out, "status": "skipped", "reason": f"{path} answered {status}"}
     probes = (scenario.subject, scenario.baseline)
@@ -497,8 +509,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"seeded in {seeded['seconds']:.1f}s", file=log)
         needed = set().union(*(servers_needed(s) for s in chosen))
         for name in sorted(needed):
-            settings = SERVERS[name.removesuffix(TWIN)]
-            servers[name] = Server(name, url, args.server_core, settings)
+            servers[name] = Server(name, url, args.server_core, settings_of(name))
             servers[name].start()
         results = []
         for scenario in chosen:
