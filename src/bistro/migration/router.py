@@ -214,11 +214,7 @@ class StableRouter:
             if cookie is not None:
                 name, value = set_cookie_header(cookie)
                 extra[name] = value
-        if (
-            version == "v4"
-            and snap.sub_features is not ALL_SUB_FEATURES_ON
-            and not _apply_sub_features(scope, snap, subject)
-        ):
+        if version == "v4" and not _apply_sub_features(scope, snap, subject):
             await self._v4_with_v3_validation(scope, receive, send, rest, group)
             return
         self.served.record(version, group)
@@ -261,11 +257,10 @@ class StableRouter:
 
     async def _direct_v4(self, scope: Scope, receive: Receive, send: Send) -> None:
         snap = self.runtime.holder.snapshot
-        if snap.sub_features is not ALL_SUB_FEATURES_ON:
-            subject = None
-            if snap.sub_features is None:
-                subject = await self._subject(_request(scope), anonymous_cookie=False)
-            _apply_sub_features(scope, snap, subject)  # /api/v4 keeps v4's validation anyway
+        subject = None
+        if snap.sub_features is None:
+            subject = await self._subject(_request(scope), anonymous_cookie=False)
+        _apply_sub_features(scope, snap, subject)  # /api/v4 keeps v4's validation regardless
         scope[VERSION_KEY] = "v4"
         if scope["path"].endswith("/auth/logout"):
             await self._watch_logout(scope, receive, send)
