@@ -201,6 +201,21 @@ async def test_detail_errors(client: httpx.AsyncClient) -> None:
         assert (await client.get(f"{V3}/restaurants/{bad}")).status_code == 400
 
 
+@pytest.mark.parametrize("bad", ["\u00b3", "\u0663", "--5", "-"])
+async def test_malformed_integers_are_400_not_500(client: httpx.AsyncClient, bad: str) -> None:
+    """'³' passes str.isdigit() and int() refuses it; '--5' passed a lstrip("-") check.
+    Found by schemathesis as 500s on /api/v3/restaurants/{id} and the list's limit."""
+    for path, params in (
+        (f"{V3}/restaurants/{bad}", {}),
+        (f"{V3}/reviews/{bad}", {}),
+        (f"{V3}/restaurants", {"limit": bad}),
+        (f"/api/restaurants/{bad}", {}),  # the stable path, routed to v3
+    ):
+        r = await client.get(path, params=params)
+        assert r.status_code == 400, (path, params, r.text)
+        assert r.json()["success"] is False
+
+
 async def test_admin_writes(client: httpx.AsyncClient, factory: Factory) -> None:
     admin, user = await factory.user("admin"), await factory.user()
     assert (await client.post(f"{V3}/restaurants", json=body())).status_code == 401

@@ -47,6 +47,8 @@ async def test_stable_path_requests_are_labelled_with_the_served_version(db_url:
 
         r = await client.get(f"{M}/status?window=forever", headers=admin.headers)
         assert r.status_code == 422 and r.json()["code"] == "VALIDATION_ERROR"
+        r = await client.get(f"{M}/status?window=\u0663m", headers=admin.headers)  # ASCII only
+        assert r.status_code == 422 and r.json()["code"] == "VALIDATION_ERROR"
 
         # The dashboard's endpoint carries the flags too (it is viewable in demo mode).
         r = await client.get(f"{M}/monitoring", headers=admin.headers)

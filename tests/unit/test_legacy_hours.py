@@ -60,11 +60,15 @@ def test_minute_of_week_uses_the_configured_zone() -> None:
         {"mon": [["10:00"]]},
         {"mon": "10:00-12:00"},
         {"mon": [["10:00", "11:00"]] * 7},
+        {"mon": [["0\u00b3:00", "10:00"]]},  # '³' passes str.isdigit() but not int()
+        {"mon": [["0\u0663:00", "10:00"]]},  # an Arabic-Indic 3: a digit, not ASCII
     ],
 )
 def test_malformed_hours_are_refused(bad: object) -> None:
     with pytest.raises(v3.HoursError):
         v3.parse_hours(bad)
+    with pytest.raises(v4.HoursError):  # v4 refuses the same (parity)
+        v4.validate_hours(bad)
 
 
 def test_missing_days_are_closed_days() -> None:
@@ -78,6 +82,7 @@ def test_missing_days_are_closed_days() -> None:
     [
         (lambda: params.as_int("n", "7", 1, 9), 7),
         (lambda: params.as_int("n", " 3 ", 1, 9), 3),
+        (lambda: params.as_int("n", "-3", -9, 9), -3),
         (lambda: params.as_float("x", "2.5", 0, 5), 2.5),
         (lambda: params.as_bool("b", "Yes"), True),
         (lambda: params.page(None, None), (20, 0)),
@@ -95,6 +100,10 @@ def test_params_accept(call: object, ok: object) -> None:
         lambda: params.as_int("n", True, 0, 9),
         lambda: params.as_int("n", "10", 1, 9),
         lambda: params.as_int("n", "9" * 40, 1, 9),
+        lambda: params.as_int("n", "\u00b3", 1, 9),  # '³': isdigit() says yes, int() says no
+        lambda: params.as_int("n", "\u0663", 1, 9),  # an Arabic-Indic 3: not ASCII
+        lambda: params.as_int("n", "--5", -9, 9),
+        lambda: params.as_int("n", "-", -9, 9),
         lambda: params.as_float("x", "inf", 0, 5),
         lambda: params.as_float("x", "nan", 0, 5),
         lambda: params.as_float("x", "abc", 0, 5),

@@ -25,7 +25,7 @@ def _minute(value: Any, *, allow_24: bool) -> int:
     if not isinstance(value, str) or len(value) != 5 or value[2] != ":":
         raise HoursError(f"time {value!r} must be 'HH:MM'")
     hh, mm = value[:2], value[3:]
-    if not (hh.isdigit() and mm.isdigit()):
+    if not (value.isascii() and hh.isdigit() and mm.isdigit()):  # isdigit() alone takes '³'
         raise HoursError(f"time {value!r} must be 'HH:MM'")
     hour, minute = int(hh), int(mm)
     if value == "24:00" and allow_24:

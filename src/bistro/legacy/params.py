@@ -23,7 +23,9 @@ def as_int(name: str, value: Any, lo: int, hi: int) -> int:
         raise bad(name, "must be an integer")
     if isinstance(value, str):
         text = value.strip()
-        if not text.lstrip("-").isdigit() or len(text) > 12:
+        digits = text.removeprefix("-")
+        # ASCII digits only: str.isdigit() also takes '³' and other digits int() refuses.
+        if not (digits.isascii() and digits.isdigit()) or len(text) > 12:
             raise bad(name, "must be an integer")
         value = int(text)
     if not isinstance(value, int):

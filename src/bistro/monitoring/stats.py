@@ -11,7 +11,7 @@ from typing import Any
 from bistro.core.errors import ValidationFailed
 from bistro.monitoring.histogram import decode, merge, quantile
 
-_WINDOW = re.compile(r"^(\d{1,6})([smhd]?)$")
+_WINDOW = re.compile(r"^([0-9]{1,6})([smhd]?)$")
 _UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 MAX_WINDOW = 7 * 86400
 

@@ -19,7 +19,7 @@ DAY_MINUTES = 24 * 60
 WEEK_MINUTES = 7 * DAY_MINUTES
 MAX_INTERVALS_PER_DAY = 6
 
-_HHMM = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
+_HHMM = re.compile(r"^([01][0-9]|2[0-4]):([0-5][0-9])$")  # ASCII digits (\d takes any script's)
 
 Hours = dict[str, list[list[str]]]
 
