@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
+import subprocess
+import sys
+import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -303,3 +308,50 @@ class Factory:
             stamp = values.get("created_at") or utcnow()
             await repo.apply_rating_delta(restaurant_id, 1, rating, stamp)
         return values
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@contextmanager
+def bistro_serve(env: dict[str, str], log: Path, timeout: float = 60.0) -> Iterator[str]:
+    """``bistro serve`` in a child process on a free port: yields its base URL once /readyz
+    answers 200, and stops it afterwards. ``env`` is added to this process's environment
+    (minus any API_V4_* pins); the server's output goes to ``log``."""
+    port = free_port()
+    full = {k: v for k, v in os.environ.items() if not k.startswith("API_V4_")}
+    full.update({"PYTHONPATH": str(ROOT / "src"), "BISTRO_LOG_LEVEL": "warning", **env})
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bistro.cli.main", "serve", "--port", str(port)],
+            env=full,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            assert process.poll() is None, log.read_text()[-2000:]
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, f"server did not start within {timeout:.0f} s"
+            time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

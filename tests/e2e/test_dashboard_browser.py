@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -19,7 +18,7 @@ import httpx
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.support import DEFAULT_PASSWORD, Factory, make_settings, running_app
+from tests.support import DEFAULT_PASSWORD, Factory, free_port, make_settings, running_app
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
@@ -35,12 +34,6 @@ CHROMIUM_ARGS = [
 ]
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def make_admin(url: str) -> str:

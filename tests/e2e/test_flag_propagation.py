@@ -9,26 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 import pytest
 
 from bistro.migration.evaluation import rollout_bucket
-from tests.support import truncate_all
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.support import ROOT, bistro_serve, truncate_all
 
 
 def _env(url: str) -> dict[str, str]:
@@ -47,43 +39,9 @@ def _env(url: str) -> dict[str, str]:
 @pytest.fixture
 def servers(postgres_url: str, tmp_path: Path) -> Iterator[list[str]]:
     asyncio.run(truncate_all(postgres_url))
-    started: list[subprocess.Popen[bytes]] = []
-    bases = []
-    try:
-        for n in range(2):
-            port = free_port()
-            log = (tmp_path / f"server{n}.log").open("wb")
-            started.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "bistro.cli.main", "serve", "--port", str(port)],
-                    env=_env(postgres_url),
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    cwd=ROOT,
-                )
-            )
-            bases.append(f"http://127.0.0.1:{port}")
-        deadline = time.monotonic() + 60
-        for proc, base in zip(started, bases, strict=True):
-            while True:
-                assert proc.poll() is None, (tmp_path / "server0.log").read_text()[-2000:]
-                try:
-                    if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "server did not start within 60 s"
-                time.sleep(0.1)
-        yield bases
-    finally:
-        for proc in started:
-            proc.terminate()
-        for proc in started:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    env = {"BISTRO_DATABASE_URL": postgres_url, "BISTRO_MONITORING_ACCESS_LOG": "false"}
+    with ExitStack() as stack:
+        yield [stack.enter_context(bistro_serve(env, tmp_path / f"server{n}.log")) for n in (0, 1)]
 
 
 @pytest.mark.slow

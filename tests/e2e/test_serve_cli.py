@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,15 +14,10 @@ from typer.testing import CliRunner
 
 import bistro
 from bistro.cli.main import app
+from tests.support import free_port
 
 runner = CliRunner()
 SRC = str(Path(bistro.__file__).resolve().parents[1])
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_bad_setting_stops_start_up_naming_the_variable() -> None:
