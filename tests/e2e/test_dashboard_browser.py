@@ -6,9 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +15,7 @@ import httpx
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.support import DEFAULT_PASSWORD, Factory, free_port, make_settings, running_app
+from tests.support import DEFAULT_PASSWORD, Factory, bistro_serve, make_settings, running_app
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
@@ -48,52 +45,16 @@ def make_admin(url: str) -> str:
 
 
 @pytest.fixture
-def server(sqlite_url: str) -> Iterator[tuple[str, str]]:
+def server(sqlite_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
     email = make_admin(sqlite_url)
-    port = free_port()
-    env = dict(
-        os.environ,
-        PYTHONPATH=str(ROOT / "src"),
-        BISTRO_DATABASE_URL=sqlite_url,
-        BISTRO_MONITORING_FLUSH_INTERVAL="1",
-        BISTRO_LOG_LEVEL="warning",
-        BISTRO_DEMO="false",
-    )
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "bistro.app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        # Generous: on a loaded 2-core machine importing the app alone can take 20 s.
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.2)
+    env = {
+        "BISTRO_DATABASE_URL": sqlite_url,
+        "BISTRO_MONITORING_FLUSH_INTERVAL": "1",
+        "BISTRO_DEMO": "false",
+    }
+    # Generous: on a loaded 2-core machine importing the app alone can take 20 s.
+    with bistro_serve(env, tmp_path / "server.log", timeout=120) as base:
         yield base, email
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
 
 
 def load(base: str, stop: threading.Event) -> None:
