@@ -6,10 +6,11 @@ Deterministic (fixed seed), bounded (10 examples per operation and phase: about 
 requests, half a minute per backend; ``BISTRO_FUZZ_EXAMPLES`` raises it for a longer hunt).
 Checked to fail when a v4 list request with a large offset raises.
 
-What it reaches is what the OpenAPI document describes: v4 and the operator API in full; of
-v3, the bodies and path parameters but not the query parameters v3 reads by hand. A longer
-random run found v3 answering 500 to ``/api/v3/restaurants/³`` and ``?limit=--5``; those are
-pinned down in test_legacy_restaurants.py, which is where v3's parsing is tested.
+What it generates follows the OpenAPI document: v4 and the operator API with their real
+types and ranges. v3 documents its parameters as plain strings (it parses them by hand), so
+v3 gets mostly non-numeric strings and its numeric edges are left to its own tests. A longer
+random run found v3 answering 500 to ``/api/v3/restaurants/³``, and ``?limit=--5`` turned up
+beside it; both are pinned down in test_legacy_restaurants.py.
 """
 
 from __future__ import annotations
