@@ -201,6 +201,18 @@ async def test_search(client: httpx.AsyncClient, factory: Factory) -> None:
         assert r.json()["code"] == "VALIDATION_ERROR"
 
 
+async def test_search_folds_case_beyond_ascii_like_v3(
+    client: httpx.AsyncClient, factory: Factory
+) -> None:
+    """SQLite's lower() folds ASCII only: v4 lowers the text itself, as v3 does (parity)."""
+    cafe = await factory.restaurant(name="Café Atlas")
+    await factory.restaurant(name="Thai Garden")
+    for q in ("CAFÉ", "café", "Café"):
+        for version in ("v3", "v4"):
+            r = await client.get(f"/api/{version}/restaurants/search", params={"q": q})
+            assert [x["id"] for x in r.json()["data"]] == [cafe["id"]], (version, q)
+
+
 @pytest.mark.parametrize(
     "params",
     [

@@ -108,7 +108,10 @@ def conditions(query: RestaurantQuery, open_minute: int | None) -> list[ColumnEl
     if query.min_rating is not None:
         where.append(R.c.rating_avg >= query.min_rating)
     if query.q is not None:
-        pattern = like_pattern(query.q)
+        # Lowered here as v3 does: SQLite's lower() (which its ILIKE uses) folds ASCII only,
+        # so 'CAFÉ' would miss 'Café' there. PostgreSQL's ILIKE (and its trigram index) is
+        # indifferent to the pattern's case.
+        pattern = like_pattern(query.q.lower())
         where.append(
             or_(
                 R.c.name.ilike(pattern, escape="\\"),
