@@ -201,6 +201,27 @@ async def test_search(client: httpx.AsyncClient, factory: Factory) -> None:
         assert r.json()["code"] == "VALIDATION_ERROR"
 
 
+async def test_near_reaches_across_the_180th_meridian_in_both_versions(
+    client: httpx.AsyncClient, factory: Factory
+) -> None:
+    """Fiji straddles the 180th meridian: 'near' takes longitudes the short way round."""
+    east = await factory.restaurant(name="East", latitude=-17.0, longitude=179.97)
+    west = await factory.restaurant(name="West", latitude=-17.0, longitude=-179.98)
+    await factory.restaurant(name="Far", latitude=-17.0, longitude=178.0)
+    for near in ("-17,179.99", "-17,-179.99"):
+        seen = {}
+        for version in ("v3", "v4"):
+            r = await client.get(
+                f"/api/{version}/restaurants",
+                params={"near": near, "radius_km": "10", "sort": "distance"},
+            )
+            assert r.status_code == 200, r.text
+            seen[version] = [(x["id"], x["distance_km"]) for x in r.json()["data"]]
+            assert {x[0] for x in seen[version]} == {east["id"], west["id"]}, (version, near)
+            assert all(x[1] < 5 for x in seen[version]), seen  # 0.01 to 0.04 degrees away
+        assert seen["v3"] == seen["v4"], near
+
+
 async def test_search_folds_case_beyond_ascii_like_v3(
     client: httpx.AsyncClient, factory: Factory
 ) -> None:

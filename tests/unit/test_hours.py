@@ -97,11 +97,12 @@ def test_equirectangular_distance_and_box() -> None:
     near = Near(38.7, -9.1, 10.0)
     # One degree of latitude is R*pi/180 km whatever the longitude scale.
     assert distance_km(near, 39.7, -9.1) == pytest.approx(111.195, abs=0.001)
-    _, lat_max, lon_min, lon_max = near.bounding_box()
+    _, lat_max, ranges = near.bounding_box()
     assert distance_km(near, lat_max, -9.1) == pytest.approx(10.0)
-    assert lon_min is not None and lon_max is not None
-    assert distance_km(near, 38.7, lon_max) == pytest.approx(10.0)
-    assert Near(90.0, 0.0, 5.0).bounding_box()[2:] == (None, None)
+    assert ranges is not None and len(ranges) == 1 and not near.wraps
+    assert distance_km(near, 38.7, ranges[0][1]) == pytest.approx(10.0)
+    assert Near(90.0, 0.0, 5.0).bounding_box()[2] is None
+    assert Near(90.0, 0.0, 5.0).wraps
     assert parse_near(" 38.7 , -9.1") == (38.7, -9.1)
     for bad in ("38.7", "a,b", "91,0", "0,181", "nan,0", "1,2,3"):
         with pytest.raises(ValueError):
@@ -113,3 +114,20 @@ def test_normalise_tolerates_hours_written_around_the_api() -> None:
     assert normalise_hours({"mon": "09-17", "tue": [["09:00", "17:00"], 5]}) == CLOSED | {
         "tue": [["09:00", "17:00"]]
     }
+
+
+def test_distances_and_boxes_across_the_180th_meridian() -> None:
+    east = Near(-17.0, 179.99, 20.0)
+    # 0.03 degrees of longitude apart, the short way round: about 3.2 km at 17 degrees south.
+    assert distance_km(east, -17.0, -179.98) == pytest.approx(
+        distance_km(east, -17.0, 179.96), rel=1e-9
+    )
+    assert distance_km(east, -17.0, -179.98) < 3.5
+    _, _, ranges = east.bounding_box()
+    assert east.wraps and ranges is not None
+    (low, top), (bottom, high) = ranges
+    assert top == 180.0 and bottom == -180.0 and 179.7 < low < 179.99 and -179.9 < high < -179.7
+    west = Near(-17.0, -179.99, 20.0)
+    (low, top), (bottom, high) = west.bounding_box()[2] or []
+    assert top == 180.0 and bottom == -180.0 and low > 179.7 and high < -179.7
+    assert distance_km(west, -17.0, 179.99) == pytest.approx(distance_km(west, -17.0, -179.97))

@@ -54,10 +54,24 @@ def _like_pattern(q: str) -> str:
     return f"%{escaped}%"
 
 
+def _short_way(dlon: float) -> float:
+    """A longitude difference taken the short way round, across the 180th meridian."""
+    return dlon - 360.0 if dlon > 180.0 else dlon + 360.0 if dlon < -180.0 else dlon
+
+
 def _distance(near: tuple[float, float], item: dict[str, Any]) -> float:
     dy = (item["latitude"] - near[0]) * KM_PER_DEGREE
-    dx = (item["longitude"] - near[1]) * (KM_PER_DEGREE * math.cos(math.radians(near[0])))
+    dlon = _short_way(item["longitude"] - near[1])
+    dx = dlon * (KM_PER_DEGREE * math.cos(math.radians(near[0])))
     return math.sqrt(dx * dx + dy * dy)
+
+
+# The longitude difference the short way round (-180..180), in SQL.
+_SHORT_WAY = (
+    "(CASE WHEN r.longitude - :lon > 180 THEN r.longitude - :lon - 360"
+    " WHEN r.longitude - :lon < -180 THEN r.longitude - :lon + 360"
+    " ELSE r.longitude - :lon END)"
+)
 
 
 class RestaurantSQL(SQLBase):
@@ -98,20 +112,38 @@ class RestaurantSQL(SQLBase):
             lat, lon = query.near
             scale = KM_PER_DEGREE * math.cos(math.radians(lat))
             params.update(lat=lat, lon=lon, ky=KM_PER_DEGREE, kx=scale)
-            # Equirectangular with cos(latitude of the query point): arithmetic only, so SQLite
-            # needs no math functions; sqrt is taken in Python on the page's rows.
-            distance = (
-                "((r.latitude - :lat) * :ky * ((r.latitude - :lat) * :ky)"
-                " + (r.longitude - :lon) * :kx * ((r.longitude - :lon) * :kx))"
-            )
             # A box around the point lets the (latitude, longitude) index do the coarse cut.
             dlat = query.radius_km / KM_PER_DEGREE
             where.append("r.latitude BETWEEN :lat_lo AND :lat_hi")
             params.update(lat_lo=lat - dlat, lat_hi=lat + dlat)
+            dlon = "(r.longitude - :lon)"
             if scale > 1e-9 and query.radius_km / scale < 180.0:
-                dlon = query.radius_km / scale
-                where.append("r.longitude BETWEEN :lon_lo AND :lon_hi")
-                params.update(lon_lo=lon - dlon, lon_hi=lon + dlon)
+                span = query.radius_km / scale
+                low, high = lon - span, lon + span
+                ranges = [(low, high)]
+                if low < -180.0:  # the box crosses the 180th meridian: a range on each side
+                    ranges = [(low + 360.0, 180.0), (-180.0, high)]
+                elif high > 180.0:
+                    ranges = [(low, 180.0), (-180.0, high - 360.0)]
+                for i, (lo_i, hi_i) in enumerate(ranges):
+                    params.update({f"lon_lo{i}": lo_i, f"lon_hi{i}": hi_i})
+                where.append(
+                    "("
+                    + " OR ".join(
+                        f"r.longitude BETWEEN :lon_lo{i} AND :lon_hi{i}" for i in range(len(ranges))
+                    )
+                    + ")"
+                )
+                if len(ranges) > 1:
+                    dlon = _SHORT_WAY
+            else:  # near a pole the box is the whole circle
+                dlon = _SHORT_WAY
+            # Equirectangular with cos(latitude of the query point): arithmetic only, so SQLite
+            # needs no math functions; sqrt is taken in Python on the page's rows.
+            distance = (
+                "((r.latitude - :lat) * :ky * ((r.latitude - :lat) * :ky)"
+                f" + {dlon} * :kx * ({dlon} * :kx))"
+            )
             where.append(f"{distance} <= :radius2")
             params["radius2"] = query.radius_km**2
         clause = f" WHERE {' AND '.join(where)}" if where else ""

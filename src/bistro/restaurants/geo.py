@@ -27,24 +27,46 @@ class Near:
         """km per degree of longitude at the query's latitude."""
         return KM_PER_DEGREE * math.cos(math.radians(self.latitude))
 
-    def bounding_box(self) -> tuple[float, float, float | None, float | None]:
-        """(lat_min, lat_max, lon_min, lon_max) enclosing every point within the radius.
+    def bounding_box(self) -> tuple[float, float, list[tuple[float, float]] | None]:
+        """(lat_min, lat_max, longitude ranges) enclosing every point within the radius.
 
-        Exact for this distance (cos(lat0) is fixed). Near a pole the longitude span is the
-        whole circle, so no longitude bound (None) is returned.
+        Exact for this distance (cos(lat0) is fixed). A box that crosses the 180th meridian
+        is two longitude ranges, one on each side; near a pole the longitude span is the
+        whole circle, so there is no longitude bound (None).
         """
         dlat = self.radius_km / KM_PER_DEGREE
+        lat, lon = self.latitude, self.longitude
         scale = self.lon_scale
         if scale <= 1e-9 or self.radius_km / scale >= 180.0:
-            return self.latitude - dlat, self.latitude + dlat, None, None
+            return lat - dlat, lat + dlat, None
         dlon = self.radius_km / scale
-        lat, lon = self.latitude, self.longitude
-        return lat - dlat, lat + dlat, lon - dlon, lon + dlon
+        low, high = lon - dlon, lon + dlon
+        if low < -180.0:
+            return lat - dlat, lat + dlat, [(low + 360.0, 180.0), (-180.0, high)]
+        if high > 180.0:
+            return lat - dlat, lat + dlat, [(low, 180.0), (-180.0, high - 360.0)]
+        return lat - dlat, lat + dlat, [(low, high)]
+
+    @property
+    def wraps(self) -> bool:
+        """Whether some point within the radius lies across the 180th meridian, where the
+        plain longitude difference is the long way round."""
+        ranges = self.bounding_box()[2]
+        return ranges is None or len(ranges) > 1
+
+
+def short_way(dlon: float) -> float:
+    """A longitude difference in degrees, taken the short way round (-180..180)."""
+    if dlon > 180.0:
+        return dlon - 360.0
+    if dlon < -180.0:
+        return dlon + 360.0
+    return dlon
 
 
 def distance_km(near: Near, latitude: float, longitude: float) -> float:
     dy = (latitude - near.latitude) * KM_PER_DEGREE
-    dx = (longitude - near.longitude) * near.lon_scale
+    dx = short_way(longitude - near.longitude) * near.lon_scale
     return math.sqrt(dx * dx + dy * dy)
 
 

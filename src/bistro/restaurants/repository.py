@@ -14,6 +14,7 @@ from sqlalchemy import (
     Select,
     Table,
     bindparam,
+    case,
     delete,
     exists,
     func,
@@ -84,7 +85,10 @@ def like_pattern(text: str) -> str:
 def squared_distance(near: Near) -> ColumnElement[Any]:
     """Equirectangular distance squared (km^2), arithmetic only: see restaurants.geo."""
     dy = (R.c.latitude - literal(near.latitude)) * literal(KM_PER_DEGREE)
-    dx = (R.c.longitude - literal(near.longitude)) * literal(near.lon_scale)
+    dlon: ColumnElement[Any] = R.c.longitude - literal(near.longitude)
+    if near.wraps:  # across the 180th meridian: the short way round (geo.short_way)
+        dlon = case((dlon > 180, dlon - 360), (dlon < -180, dlon + 360), else_=dlon)
+    dx = dlon * literal(near.lon_scale)
     return dy * dy + dx * dx
 
 
@@ -122,11 +126,11 @@ def conditions(query: RestaurantQuery, open_minute: int | None) -> list[ColumnEl
     if open_minute is not None:
         where.append(open_at(open_minute))
     if query.near is not None:
-        lat_min, lat_max, lon_min, lon_max = query.near.bounding_box()
+        lat_min, lat_max, lon_ranges = query.near.bounding_box()
         # The box lets the (latitude, longitude) index do the coarse cut.
         where.append(R.c.latitude.between(lat_min, lat_max))
-        if lon_min is not None and lon_max is not None:
-            where.append(R.c.longitude.between(lon_min, lon_max))
+        if lon_ranges is not None:
+            where.append(or_(*(R.c.longitude.between(low, high) for low, high in lon_ranges)))
         where.append(squared_distance(query.near) <= query.near.radius_km**2)
     return where
 
