@@ -3,6 +3,8 @@
 ``x = dlon * cos(lat0)``, ``y = dlat`` (radians), ``d = R * sqrt(x^2 + y^2)``. ``cos(lat0)``
 is computed here once per query, so the SQL needs only arithmetic (SQLite has no trig), and
 the squared distance is what SQL filters and sorts on (no ``sqrt`` needed either).
+Longitude differences are taken the short way round, so a search near the 180th meridian
+reaches across it.
 """
 
 from __future__ import annotations
