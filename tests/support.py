@@ -319,18 +319,24 @@ def free_port() -> int:
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def child_env(extra: dict[str, str]) -> dict[str, str]:
+    """The environment of a ``bistro`` child process: this one's minus any API_V4_* pins,
+    the checkout's ``src`` on the path, warnings only, then ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("API_V4_")}
+    env.update({"PYTHONPATH": str(ROOT / "src"), "BISTRO_LOG_LEVEL": "warning", **extra})
+    return env
+
+
 @contextmanager
 def bistro_serve(env: dict[str, str], log: Path, timeout: float = 60.0) -> Iterator[str]:
     """``bistro serve`` in a child process on a free port: yields its base URL once /readyz
-    answers 200, and stops it afterwards. ``env`` is added to this process's environment
-    (minus any API_V4_* pins); the server's output goes to ``log``."""
+    answers 200, and stops it afterwards, with ``child_env(env)``; its output goes to
+    ``log``."""
     port = free_port()
-    full = {k: v for k, v in os.environ.items() if not k.startswith("API_V4_")}
-    full.update({"PYTHONPATH": str(ROOT / "src"), "BISTRO_LOG_LEVEL": "warning", **env})
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "bistro.cli.main", "serve", "--port", str(port)],
-            env=full,
+            env=child_env(env),
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=ROOT,

@@ -8,7 +8,6 @@ client in the new rollout to v4 (each instance polls the change counter every 0.
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import time
@@ -20,26 +19,18 @@ import httpx
 import pytest
 
 from bistro.migration.evaluation import rollout_bucket
-from tests.support import ROOT, bistro_serve, truncate_all
+from tests.support import ROOT, bistro_serve, child_env, truncate_all
 
 
-def _env(url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("API_V4_")}
-    env.update(
-        {
-            "PYTHONPATH": str(ROOT / "src"),
-            "BISTRO_DATABASE_URL": url,
-            "BISTRO_LOG_LEVEL": "warning",
-            "BISTRO_MONITORING_ACCESS_LOG": "false",
-        }
-    )
-    return env
+def _settings(url: str) -> dict[str, str]:
+    """What the servers and the CLI process are given on top of ``child_env``."""
+    return {"BISTRO_DATABASE_URL": url, "BISTRO_MONITORING_ACCESS_LOG": "false"}
 
 
 @pytest.fixture
 def servers(postgres_url: str, tmp_path: Path) -> Iterator[list[str]]:
     asyncio.run(truncate_all(postgres_url))
-    env = {"BISTRO_DATABASE_URL": postgres_url, "BISTRO_MONITORING_ACCESS_LOG": "false"}
+    env = _settings(postgres_url)
     with ExitStack() as stack:
         yield [stack.enter_context(bistro_serve(env, tmp_path / f"server{n}.log")) for n in (0, 1)]
 
@@ -71,7 +62,7 @@ def test_cli_change_reaches_both_servers_within_one_second(
             "--flag",
             "api_v4_restaurants",
         ],
-        env=_env(postgres_url),
+        env=child_env(_settings(postgres_url)),
         cwd=ROOT,
         capture_output=True,
         text=True,
