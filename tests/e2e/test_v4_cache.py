@@ -16,7 +16,8 @@ from sqlalchemy import event
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bistro.app import create_app
-from bistro.core.cache import CACHE_BYPASS, Cache
+from bistro.core.cache import Cache
+from bistro.core.context import context_of
 from bistro.core.settings import CacheSettings, Settings
 from tests.support import (
     REDIS_URL,
@@ -315,7 +316,7 @@ class BypassWhenAsked:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and (b"x-no-cache", b"1") in scope["headers"]:
-            scope[CACHE_BYPASS] = True
+            context_of(scope).cache_bypass = True
         await self.app(scope, receive, send)
 
 

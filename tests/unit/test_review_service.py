@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import IntegrityError
 
+from bistro.core.auth import Principal
 from bistro.core.clock import FakeClock
 from bistro.core.errors import Conflict, Forbidden, NotFound
 from bistro.reviews.schemas import ReviewCreate, ReviewUpdate
 from bistro.reviews.service import ReviewService
-from bistro.users.service import Principal
 
 ANA = Principal(1, "user", "ana@example.com", "Ana")
 BOB = Principal(2, "user", "bob@example.com", "Bob")

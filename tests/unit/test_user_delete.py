@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 
+from bistro.core.auth import Principal
 from bistro.core.clock import FakeClock
 from bistro.core.errors import Forbidden
 from bistro.core.security import PasswordHashing
 from bistro.core.settings import AuthSettings
 from bistro.users.models import User
-from bistro.users.service import Principal, UserService
+from bistro.users.service import UserService
 
 
 class Recorder:

@@ -12,9 +12,16 @@ from zoneinfo import ZoneInfo
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bistro.core.auth import (
+    Principal,
+    bearer_token,
+    invalid_token,
+    require_admin,
+    require_signed_in,
+)
 from bistro.core.cache import flush_invalidations
+from bistro.core.context import context_of
 from bistro.core.database import Executor
-from bistro.core.errors import Forbidden, Unauthorized
 from bistro.core.state import AppState
 from bistro.migration.runtime import FlagRuntime
 from bistro.restaurants.repository import RestaurantRepository
@@ -24,7 +31,7 @@ from bistro.reviews.service import ReviewService
 from bistro.statistics.repository import StatisticsRepository
 from bistro.statistics.service import StatisticsService
 from bistro.users.repository import TokenRepository, UserRepository
-from bistro.users.service import Principal, UserService
+from bistro.users.service import UserService
 
 S = TypeVar("S")
 
@@ -117,43 +124,18 @@ async def get_statistics_service(state: StateDep, session: SessionDep) -> Statis
 StatisticsServiceDep = Annotated[StatisticsService, Depends(get_statistics_service)]
 
 
-def bearer_token(request: Request) -> str | None:
-    header = request.headers.get("authorization")
-    if not header:
-        return None
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("Authorization header must be 'Bearer <token>'", code="BAD_AUTH_HEADER")
-    return token.strip()
-
-
 async def optional_principal(request: Request, users: UserServiceDep) -> Principal | None:
-    token = bearer_token(request)
+    token = bearer_token(request.headers.get("authorization"))
     if token is None:
         return None
     principal = await users.authenticate(token)
     if principal is None:
-        raise Unauthorized("Token is invalid, expired or revoked", code="INVALID_TOKEN")
-    request.scope["bistro.user_id"] = principal.id
+        raise invalid_token()
+    context_of(request.scope).principal = principal
     return principal
 
 
 OptionalUser = Annotated[Principal | None, Depends(optional_principal)]
-
-
-def require_signed_in(principal: Principal | None) -> Principal:
-    """The sign-in check every API version shares (v3 and v4 resolve the principal their way)."""
-    if principal is None:
-        raise Unauthorized(
-            "Sign in first: send 'Authorization: Bearer <token>'", code="AUTH_REQUIRED"
-        )
-    return principal
-
-
-def require_admin(principal: Principal) -> Principal:
-    if not principal.is_admin:
-        raise Forbidden("Admins only", code="ADMIN_REQUIRED")
-    return principal
 
 
 async def current_principal(principal: OptionalUser) -> Principal:

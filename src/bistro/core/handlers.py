@@ -15,12 +15,11 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from bistro.core.context import CONTEXT_KEY, RequestContext
 from bistro.core.errors import BistroError
 from bistro.core.responses import JSONBytes, error_body
 
 log = structlog.get_logger("bistro.errors")
-
-ERROR_STYLE_KEY = "bistro.error_style"
 
 _HTTP_CODES = {
     400: "BAD_REQUEST",
@@ -38,9 +37,9 @@ _HTTP_CODES = {
 
 
 def error_style(request: Request) -> str:
-    style = request.scope.get(ERROR_STYLE_KEY)
-    if style:
-        return str(style)
+    context: RequestContext | None = request.scope.get(CONTEXT_KEY)
+    if context is not None and context.error_style:
+        return context.error_style
     return "v3" if request.url.path.startswith("/api/v3/") else "v4"
 
 

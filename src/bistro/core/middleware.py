@@ -6,40 +6,17 @@ import os
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bistro.core.context import context_of
 from bistro.core.responses import error_body
-
-REQUEST_ID_KEY = "bistro.request_id"
-# Headers every response of this request carries, name -> value. Inner middlewares add to it
-# (the stable-path router's X-API-Version) instead of wrapping ``send`` once more each.
-RESPONSE_HEADERS_KEY = "bistro.response_headers"
-# The ResponseSeen of this request: the status and body size that went out, which the metrics
-# middleware reads when the app returns. A layer between the two that holds messages back
-# (the stable path's validation fallback) must put its own ResponseSeen here for that time.
-RESPONSE_SEEN_KEY = "bistro.response_seen"
-
-
-class ResponseSeen:
-    """What went out for one request: the status (500 until a response starts) and body bytes."""
-
-    __slots__ = ("body_bytes", "status")
-
-    def __init__(self) -> None:
-        self.status = 500
-        self.body_bytes = 0
-
-    def saw(self, message: Message) -> None:
-        if message["type"] == "http.response.body":
-            self.body_bytes += len(message.get("body", b""))
-        elif message["type"] == "http.response.start":
-            self.status = message["status"]
 
 
 class RequestIdMiddleware:
     """Every response carries ``X-Request-ID``: the client's own if it sent a sane one.
 
-    It is also the one layer that wraps ``send`` (a wrapper costs a coroutine per message):
-    whatever inner middlewares put in ``scope[RESPONSE_HEADERS_KEY]`` before the response
-    starts goes out with it, and ``scope[RESPONSE_SEEN_KEY]`` notes what went out.
+    It makes the request's context (:mod:`bistro.core.context`) and is the one layer that wraps
+    ``send`` (a wrapper costs a coroutine per message): whatever inner layers put in the
+    context's ``response_headers`` before the response starts goes out with it, and the
+    context notes the status and size of what went out.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -57,13 +34,13 @@ class RequestIdMiddleware:
                 break
         if request_id is None:
             request_id = os.urandom(16).hex()  # as random as uuid4().hex, at a third of the cost
-        scope[REQUEST_ID_KEY] = request_id
-        extra: dict[bytes, bytes] = {b"x-request-id": request_id.encode()}
-        scope[RESPONSE_HEADERS_KEY] = extra
-        seen = scope[RESPONSE_SEEN_KEY] = ResponseSeen()
+        context = context_of(scope)
+        context.request_id = request_id
+        extra = context.response_headers = {b"x-request-id": request_id.encode()}
+        saw = context.saw
 
         async def send_with_headers(message: Message) -> None:
-            seen.saw(message)
+            saw(message)
             if message["type"] == "http.response.start":
                 message["headers"] = [*message.get("headers", []), *extra.items()]
             await send(message)

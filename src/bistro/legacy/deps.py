@@ -8,12 +8,19 @@ from typing import Annotated, Any
 import orjson
 from fastapi import Depends, Request
 
+from bistro.core.auth import (
+    Principal,
+    bearer_token,
+    invalid_token,
+    require_admin,
+    require_signed_in,
+)
 from bistro.core.cache import flush_invalidations
-from bistro.core.deps import StateDep, bearer_token, require_admin, require_signed_in
-from bistro.core.errors import BadRequest, Unauthorized
+from bistro.core.context import context_of
+from bistro.core.deps import StateDep
+from bistro.core.errors import BadRequest
 from bistro.core.security import token_digest
 from bistro.legacy.manager import DatabaseManagerV3
-from bistro.users.service import Principal
 
 
 async def get_manager(request: Request) -> AsyncIterator[DatabaseManagerV3]:
@@ -37,14 +44,15 @@ ManagerDep = Annotated[DatabaseManagerV3, Depends(get_manager, scope="function")
 
 
 async def v3_optional_user(request: Request, db: ManagerDep, state: StateDep) -> Principal | None:
-    token = bearer_token(request)
+    token = bearer_token(request.headers.get("authorization"))
     if token is None:
         return None
     row = await db.principal(token_digest(token), state.clock.now())
     if row is None:
-        raise Unauthorized("Token is invalid, expired or revoked", code="INVALID_TOKEN")
-    request.scope["bistro.user_id"] = row["id"]
-    return Principal(row["id"], row["role"], row["email"], row["display_name"])
+        raise invalid_token()
+    principal = Principal(row["id"], row["role"], row["email"], row["display_name"])
+    context_of(request.scope).principal = principal
+    return principal
 
 
 V3OptionalUser = Annotated[Principal | None, Depends(v3_optional_user)]

@@ -8,8 +8,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
+from bistro.core.auth import bearer_token
 from bistro.core.cache import invalidate_after_commit, tags
-from bistro.core.deps import StateDep, bearer_token
+from bistro.core.deps import StateDep
 from bistro.core.errors import Forbidden, NotFound, Unauthorized
 from bistro.core.responses import Envelope, JSONBytes, success
 from bistro.core.security import new_token, token_digest
@@ -78,7 +79,7 @@ async def login(body: JSONBody, db: ManagerDep, state: StateDep) -> JSONBytes:
 
 @router.post("/auth/logout", response_model=Envelope[None], responses=v3_errors(401))
 async def logout(request: Request, user: V3User, db: ManagerDep, state: StateDep) -> JSONBytes:
-    token = bearer_token(request)
+    token = bearer_token(request.headers.get("authorization"))
     assert token is not None  # V3User guarantees a token
     await db.revoke_token(token_digest(token), state.clock.now())
     return success(None, "Signed out")

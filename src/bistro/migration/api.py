@@ -14,6 +14,7 @@ import httpx
 from fastapi import APIRouter, Depends, Path, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bistro.core.auth import Principal
 from bistro.core.clock import utcnow
 from bistro.core.deps import AdminUser, FlagRuntimeDep, SessionDep
 from bistro.core.errors import ValidationFailed, error_responses
@@ -31,7 +32,6 @@ from bistro.migration.schemas import FlagUpdateIn, MigrationStepIn, OverrideIn, 
 from bistro.migration.smoke import run_endpoint_checks
 from bistro.migration.status import StatusContext, build_status, flag_view
 from bistro.monitoring.stats import parse_window
-from bistro.users.service import Principal
 
 router = APIRouter(prefix="/migration", tags=["migration control plane"])
 ERRORS = error_responses(401, 403, 422)

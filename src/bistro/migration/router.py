@@ -9,8 +9,8 @@ it: nothing routes on it) and lets the app route it, so the stable path runs exa
 ``bistro_client_id`` cookie, which the first response sets when there is none.
 
 Sub-feature kill switches, on every request v4 serves (stable path or ``/api/v4``):
-- ``api_v4_cache`` off     -> ``scope["bistro.cache_bypass"] = True`` (the v4 cache skips itself);
-- ``api_v4_error_handling`` off -> ``scope["bistro.error_style"] = "v3"`` (core.handlers);
+- ``api_v4_cache`` off     -> the request context's ``cache_bypass`` (the v4 cache skips itself);
+- ``api_v4_error_handling`` off -> the context's ``error_style = "v3"`` (core.handlers);
 - ``api_v4_validation`` off (stable path only) -> a request v4's stricter validation rejects
   (422) is served by v3 instead, whose validation is v3's: v4 behaviour for everything v4
   accepts, v3's answer for input only v3 accepts. Nothing is written by a 422, so the retry is
@@ -21,8 +21,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bistro.core.handlers import ERROR_STYLE_KEY
-from bistro.core.middleware import RESPONSE_HEADERS_KEY, RESPONSE_SEEN_KEY, ResponseSeen
+from bistro.core.context import RequestContext, context_of
 from bistro.core.responses import error_body
 from bistro.migration.evaluation import ALL_SUB_FEATURES_ON, Snapshot, evaluate
 from bistro.migration.flags import GROUP_FLAGS, Flag
@@ -34,13 +33,6 @@ from bistro.migration.subjects import (
     set_cookie_header,
     valid_client_id,
 )
-
-# The served version and (path as requested, endpoint group, flag reason, subject) of a
-# stable-path request: the metrics and the access log read them.
-from bistro.monitoring.middleware import API_VERSION_KEY as VERSION_KEY
-from bistro.monitoring.middleware import ROUTING_KEY
-
-CACHE_BYPASS_KEY = "bistro.cache_bypass"
 
 _VERSION_BYTES = {"v3": b"v3", "v4": b"v4"}
 # First segment after /api/ -> endpoint group (``admin`` is ``users`` only for admin/users).
@@ -147,8 +139,12 @@ class StableRouter:
                 await self._stable(scope, receive, send, rest, group)
                 return
             if head == "v4" and slash and not tail.startswith("migration/"):
-                await self._direct_v4(scope, receive, send)
+                await self._direct_v4(scope, receive, send, tail)
                 return
+            if head == "v3" and slash:
+                context = context_of(scope)
+                context.version = "v3"
+                context.group = endpoint_group(tail)
             if head not in ("v3", "v4"):  # /api/v3/..., /api/v4 and the operator API pass
                 group = endpoint_group(rest)
                 if group is None:
@@ -201,20 +197,26 @@ class StableRouter:
                 )
                 version, reason = _decide(snap, group_flag, subject)
             cookie = req.cookie_to_set
-        scope[ROUTING_KEY] = (scope["path"], group, reason, subject)
+        context = context_of(scope)
+        context.stable_path = scope["path"]
+        context.group = group
+        context.flag_reason = reason
+        context.subject = subject
+        context.version = version
         # Routed by rewriting the path; raw_path stays what the client sent (nothing routes on it).
-        scope[VERSION_KEY] = version
         scope["path"] = _PREFIXES[version] + rest
-        extra: dict[bytes, bytes] | None = scope.get(RESPONSE_HEADERS_KEY)
+        extra = context.response_headers
         if extra is None or rest == "auth/logout":
-            send = self._tagging_send(scope, send, cookie, token if rest == "auth/logout" else None)
+            send = self._tagging_send(
+                context, send, cookie, token if rest == "auth/logout" else None
+            )
         else:
             # The request-id middleware adds these when the response starts: no extra layer.
             extra[b"x-api-version"] = _VERSION_BYTES[version]
             if cookie is not None:
                 name, value = set_cookie_header(cookie)
                 extra[name] = value
-        if version == "v4" and not _apply_sub_features(scope, snap, subject):
+        if version == "v4" and not _apply_sub_features(context, snap, subject):
             await self._v4_with_v3_validation(scope, receive, send, rest, group)
             return
         self.served.record(version, group)
@@ -236,7 +238,7 @@ class StableRouter:
         return decided
 
     def _tagging_send(
-        self, scope: Scope, send: Send, cookie: str | None, token: str | None
+        self, context: RequestContext, send: Send, cookie: str | None, token: str | None
     ) -> Send:
         """``send`` adding the stable path's headers itself (a logout also drops its token)."""
 
@@ -244,7 +246,7 @@ class StableRouter:
             if message["type"] == "http.response.start":
                 headers = [
                     *message.get("headers", ()),
-                    (b"x-api-version", _VERSION_BYTES[scope[VERSION_KEY]]),
+                    (b"x-api-version", _VERSION_BYTES[context.version or "v3"]),
                 ]
                 if cookie is not None:
                     headers.append(set_cookie_header(cookie))
@@ -255,13 +257,15 @@ class StableRouter:
 
         return send_tagged
 
-    async def _direct_v4(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _direct_v4(self, scope: Scope, receive: Receive, send: Send, rest: str) -> None:
         snap = self.runtime.holder.snapshot
         subject = None
         if snap.sub_features is None:
             subject = await self._subject(_request(scope), anonymous_cookie=False)
-        _apply_sub_features(scope, snap, subject)  # /api/v4 keeps v4's validation regardless
-        scope[VERSION_KEY] = "v4"
+        context = context_of(scope)
+        _apply_sub_features(context, snap, subject)  # /api/v4 keeps v4's validation regardless
+        context.version = "v4"
+        context.group = endpoint_group(rest)
         if scope["path"].endswith("/auth/logout"):
             await self._watch_logout(scope, receive, send)
         else:
@@ -272,10 +276,11 @@ class StableRouter:
     ) -> None:
         recorded: list[Message] = []
         rejected = False
-        # The messages of the v4 attempt stop here when it is rejected: the metrics (inside
-        # this layer) read what v4 sent from this attempt's own ResponseSeen.
-        outer_seen = scope.get(RESPONSE_SEEN_KEY)
-        attempt_seen = scope[RESPONSE_SEEN_KEY] = ResponseSeen()
+        context = context_of(scope)
+        # The messages of a rejected v4 attempt stop here, before the layer that notes what
+        # goes out: they are noted in the context here, so the metrics (inside this layer)
+        # count the attempt as v4's 422; the facts start again for the v3 answer.
+        watched = context.response_headers is not None
 
         async def recording_receive() -> Message:
             message = await receive()
@@ -284,30 +289,26 @@ class StableRouter:
 
         async def unless_rejected(message: Message) -> None:
             nonlocal rejected
-            attempt_seen.saw(message)
             if message["type"] == "http.response.start" and message["status"] == 422:
                 rejected = True
             if not rejected:
                 await send(message)
+            elif watched:
+                context.saw(message)
 
         try:
             await self.app(scope, recording_receive, unless_rejected)
         finally:
             self.served.record("v3" if rejected else "v4", group)
-            if outer_seen is None:
-                del scope[RESPONSE_SEEN_KEY]
-            else:
-                scope[RESPONSE_SEEN_KEY] = outer_seen  # the v3 answer goes all the way out
         if not rejected:
             return
-        scope.pop(CACHE_BYPASS_KEY, None)
-        scope.pop(ERROR_STYLE_KEY, None)
-        stable_path, _, _, subject = scope[ROUTING_KEY]
-        reason = "api_v4_validation off: v4 rejected the input, served by v3"
-        scope[ROUTING_KEY] = (stable_path, group, reason, subject)
-        scope[VERSION_KEY] = "v3"
+        context.forget_response()  # the v3 answer goes all the way out
+        context.cache_bypass = False
+        context.error_style = None
+        context.flag_reason = "api_v4_validation off: v4 rejected the input, served by v3"
+        context.version = "v3"
         scope["path"] = _PREFIXES["v3"] + rest
-        extra: dict[bytes, bytes] | None = scope.get(RESPONSE_HEADERS_KEY)
+        extra = context.response_headers
         if extra is not None and b"x-api-version" in extra:
             extra[b"x-api-version"] = b"v3"
 
@@ -356,7 +357,7 @@ def _decide(snap: Snapshot, group_flag: Flag, subject: str | None) -> tuple[str,
     return decision.version.value, decision.reason
 
 
-def _apply_sub_features(scope: Scope, snap: Snapshot, subject: str | None) -> bool:
+def _apply_sub_features(context: RequestContext, snap: Snapshot, subject: str | None) -> bool:
     """Sets the cache and error-style switches for a request v4 serves; returns whether v4's
     validation applies. Answered from the snapshot when the same for everyone (the usual)."""
     fixed = snap.sub_features
@@ -369,9 +370,9 @@ def _apply_sub_features(scope: Scope, snap: Snapshot, subject: str | None) -> bo
         validation_on = evaluate(snap, Flag.VALIDATION, subject).v4
         errors_on = evaluate(snap, Flag.ERROR_HANDLING, subject).v4
     if not cache_on:
-        scope[CACHE_BYPASS_KEY] = True
+        context.cache_bypass = True
     if not errors_on:
-        scope[ERROR_STYLE_KEY] = "v3"
+        context.error_style = "v3"
     return validation_on
 
 

@@ -8,12 +8,12 @@ from typing import Any, Protocol
 
 from sqlalchemy.exc import IntegrityError
 
+from bistro.core.auth import Principal
 from bistro.core.clock import Clock, SystemClock
 from bistro.core.errors import Conflict, Forbidden, NotFound
 from bistro.restaurants.service import not_found as restaurant_not_found
 from bistro.reviews.repository import is_unique_violation
 from bistro.reviews.schemas import ReviewCreate, ReviewUpdate
-from bistro.users.service import Principal
 
 
 class ReviewRepo(Protocol):

@@ -6,8 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
 
+from bistro.core.auth import bearer_token
 from bistro.core.cache import invalidate_after_commit, tags
-from bistro.core.deps import AdminUser, CurrentUser, UserServiceDep, bearer_token
+from bistro.core.deps import AdminUser, CurrentUser, UserServiceDep
 from bistro.core.errors import error_responses
 from bistro.core.pagination import PageDep
 from bistro.core.responses import Envelope, JSONBytes, success
@@ -55,7 +56,7 @@ async def login(body: LoginIn, users: UserServiceDep) -> JSONBytes:
 
 @router.post("/auth/logout", response_model=Envelope[None], responses=error_responses(401))
 async def logout(request: Request, principal: CurrentUser, users: UserServiceDep) -> JSONBytes:
-    token = bearer_token(request)
+    token = bearer_token(request.headers.get("authorization"))
     assert token is not None  # CurrentUser guarantees a token
     await users.logout(token)
     return success(None, "Signed out")

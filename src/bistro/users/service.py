@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy.exc import IntegrityError
 
+from bistro.core.auth import Principal
 from bistro.core.clock import Clock, SystemClock
 from bistro.core.errors import Conflict, Forbidden, NotFound, Unauthorized
 from bistro.core.security import PasswordHashing, new_token, token_digest
 from bistro.users.models import AuthToken, User
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who is making the request (a signed-in user)."""
-
-    id: int
-    role: str
-    email: str
-    display_name: str
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == "admin"
 
 
 def user_representation(user: User, *, viewer: Principal | None) -> dict[str, Any]:

@@ -6,7 +6,6 @@ from bistro.core.cache.keys import make_key
 from bistro.core.cache.stats import CacheStats
 from bistro.core.cache.two_level import Cache, Loaded, Loader, multiworker_problem
 from bistro.core.cache.web import (
-    CACHE_BYPASS,
     CacheDep,
     bypass_cache,
     cached_response,
@@ -16,7 +15,6 @@ from bistro.core.cache.web import (
 )
 
 __all__ = [
-    "CACHE_BYPASS",
     "Cache",
     "CacheDep",
     "CacheStats",

@@ -13,8 +13,8 @@ work (``core.deps.get_session``) commits, then calls :func:`flush_invalidations`
 response is sent. Invalidating before the commit would let a concurrent read cache the old
 row under the new generation.
 
-The ``api_v4_cache`` kill switch sets ``request.scope[CACHE_BYPASS]``: the read goes to the
-database and fills nothing (writes still invalidate).
+The ``api_v4_cache`` kill switch sets the request context's ``cache_bypass``: the read goes to
+the database and fills nothing (writes still invalidate).
 """
 
 from __future__ import annotations
@@ -25,10 +25,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from bistro.core.cache.two_level import Cache, Loader
+from bistro.core.context import CONTEXT_KEY, RequestContext, context_of
 from bistro.core.responses import JSONBytes
 
-CACHE_BYPASS = "bistro.cache_bypass"
-_PENDING = "bistro.cache_invalidate"
 _EXTRA = "cache"
 
 
@@ -41,7 +40,8 @@ CacheDep = Annotated[Cache, Depends(get_cache)]
 
 
 def bypass_cache(request: Request) -> bool:
-    return bool(request.scope.get(CACHE_BYPASS))
+    context: RequestContext | None = request.scope.get(CONTEXT_KEY)
+    return context is not None and context.cache_bypass
 
 
 async def cached_response(
@@ -65,11 +65,16 @@ async def cached_response(
 
 
 def invalidate_after_commit(request: Request, *tags: str) -> None:
-    pending: set[str] = request.scope.setdefault(_PENDING, set())
-    pending.update(tags)
+    context = context_of(request.scope)
+    if context.invalidations is None:
+        context.invalidations = set()
+    context.invalidations.update(tags)
 
 
 async def flush_invalidations(request: Request) -> None:
-    pending: set[str] | None = request.scope.pop(_PENDING, None)
+    context: RequestContext | None = request.scope.get(CONTEXT_KEY)
+    if context is None:
+        return
+    pending, context.invalidations = context.invalidations, None
     if pending:
         await get_cache(request).invalidate(pending)

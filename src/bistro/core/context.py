@@ -1,0 +1,87 @@
+"""The one piece of per-request state the layers share: a typed, slotted object in the scope.
+
+Every layer that needs to tell another something about the request (the stable-path router
+telling the metrics which version served it, the flags telling the cache to skip itself, the
+request-id layer noting what went out) reads and writes a field of :class:`RequestContext`
+under ``scope[CONTEXT_KEY]``, instead of keys of its own in the ASGI scope. The fields say
+who writes them; anything not yet decided is ``None``.
+
+Starlette's ``Request`` wraps the same scope dict, so routes and dependencies reach it with
+``context_of(request.scope)``, as pure ASGI layers do with their scope.
+"""
+
+from __future__ import annotations
+
+from starlette.types import Message, Scope
+
+from bistro.core.auth import Principal
+
+CONTEXT_KEY = "bistro"
+
+
+class RequestContext:
+    """What the layers know about one request. Slotted: it is made once per request."""
+
+    __slots__ = (
+        "body_bytes",
+        "cache_bypass",
+        "error_style",
+        "flag_reason",
+        "group",
+        "invalidations",
+        "principal",
+        "request_id",
+        "response_headers",
+        "stable_path",
+        "status",
+        "subject",
+        "version",
+    )
+
+    def __init__(self) -> None:
+        # The request-id layer: the id, and headers every response of this request carries
+        # (name -> value; inner layers add to it instead of wrapping ``send`` once more each).
+        # ``response_headers`` stays None when no outer layer adds them: a layer that has
+        # headers to add, or needs the response facts, then watches ``send`` itself.
+        self.request_id: str | None = None
+        self.response_headers: dict[bytes, bytes] | None = None
+        # Response facts, noted as the messages go out: status (500 until a response starts)
+        # and body bytes. The metrics and the access log read them when the app returns.
+        self.status = 500
+        self.body_bytes = 0
+        # The stable-path router: the implementation serving the request ("v3"/"v4", also
+        # for /api/v3 and /api/v4), its endpoint group, and on the stable path the path as the
+        # client asked for it, why that version, and the subject it was decided for.
+        self.version: str | None = None
+        self.group: str | None = None
+        self.stable_path: str | None = None
+        self.flag_reason: str | None = None
+        self.subject: str | None = None
+        # The signed-in user, once a dependency or the router has resolved the token.
+        self.principal: Principal | None = None
+        # v4 sub-feature switches for this request (the flags): skip the cache; render
+        # errors in v3's style.
+        self.cache_bypass = False
+        self.error_style: str | None = None
+        # Cache tags the request's writes touched, invalidated after its commit.
+        self.invalidations: set[str] | None = None
+
+    def saw(self, message: Message) -> None:
+        """Note a response message going out (status and body size)."""
+        if message["type"] == "http.response.body":
+            self.body_bytes += len(message.get("body", b""))
+        elif message["type"] == "http.response.start":
+            self.status = message["status"]
+
+    def forget_response(self) -> None:
+        """Start the response facts again (a layer retrying the request with another app)."""
+        self.status = 500
+        self.body_bytes = 0
+
+
+def context_of(scope: Scope) -> RequestContext:
+    """The request's context, made here if no outer layer has made it yet."""
+    context: RequestContext | None = scope.get(CONTEXT_KEY)
+    if context is None:
+        context = scope[CONTEXT_KEY] = RequestContext()
+    return context
