@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bistro.cli import db, flags, migration, monitoring, seed, serve, users
+from bistro.cli import db, flags, migration, monitoring, parity, seed, serve, users
 
 app = typer.Typer(
     name="bistro",
@@ -21,6 +21,7 @@ app.add_typer(users.app, name="users")
 app.add_typer(monitoring.app, name="monitoring")
 app.add_typer(migration.app, name="migration")
 app.add_typer(flags.app, name="flags")
+app.add_typer(parity.app, name="parity")
 
 
 if __name__ == "__main__":
