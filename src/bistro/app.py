@@ -36,6 +36,7 @@ from bistro.monitoring.sections import register_status_sections
 from bistro.restaurants.router import router as restaurants_v4_router
 from bistro.reviews.router import router as reviews_v4_router
 from bistro.statistics.router import router as statistics_v4_router
+from bistro.users.repository import principal_for_token
 from bistro.users.router import router as users_v4_router
 
 V3 = "/api/v3"
@@ -81,6 +82,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     exporter = PrometheusExporter()
     # Parses the API_V4_* pins now: a bad value stops start-up with a message naming it.
     flags = FlagRuntime(settings.flags, clock=clock)
+    # The router resolves signed-in subjects with the users feature's live-token query.
+    flags.tokens.lookup = principal_for_token
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -30,6 +30,7 @@ class RequestContext:
         "group",
         "invalidations",
         "principal",
+        "principal_resolved",
         "request_id",
         "response_headers",
         "stable_path",
@@ -57,8 +58,11 @@ class RequestContext:
         self.stable_path: str | None = None
         self.flag_reason: str | None = None
         self.subject: str | None = None
-        # The signed-in user, once a dependency or the router has resolved the token.
+        # The signed-in user, once the router or a dependency has looked the bearer token up
+        # in the database for this request (``principal_resolved``; ``principal`` None: the
+        # token is not live). A route's dependency then takes it instead of asking again.
         self.principal: Principal | None = None
+        self.principal_resolved = False
         # v4 sub-feature switches for this request (the flags): skip the cache; render
         # errors in v3's style.
         self.cache_bypass = False

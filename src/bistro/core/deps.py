@@ -128,10 +128,14 @@ async def optional_principal(request: Request, users: UserServiceDep) -> Princip
     token = bearer_token(request.headers.get("authorization"))
     if token is None:
         return None
-    principal = await users.authenticate(token)
+    context = context_of(request.scope)
+    # The stable-path router may have looked this token up already (this request, fresh).
+    principal = context.principal if context.principal_resolved else None
+    if not context.principal_resolved:
+        principal = await users.authenticate(token)
+        context.principal, context.principal_resolved = principal, True
     if principal is None:
         raise invalid_token()
-    context_of(request.scope).principal = principal
     return principal
 
 

@@ -47,11 +47,16 @@ async def v3_optional_user(request: Request, db: ManagerDep, state: StateDep) ->
     token = bearer_token(request.headers.get("authorization"))
     if token is None:
         return None
-    row = await db.principal(token_digest(token), state.clock.now())
-    if row is None:
+    context = context_of(request.scope)
+    # The stable-path router may have looked this token up already (this request, fresh).
+    principal = context.principal if context.principal_resolved else None
+    if not context.principal_resolved:
+        row = await db.principal(token_digest(token), state.clock.now())
+        if row is not None:
+            principal = Principal(row["id"], row["role"], row["email"], row["display_name"])
+        context.principal, context.principal_resolved = principal, True
+    if principal is None:
         raise invalid_token()
-    principal = Principal(row["id"], row["role"], row["email"], row["display_name"])
-    context_of(request.scope).principal = principal
     return principal
 
 

@@ -1,20 +1,23 @@
-"""The stable path: ``/api/<path>`` served by v3 or v4, chosen per subject and endpoint group.
+"""The stable path's ASGI shell: ``/api/<path>`` served by v3 or v4, per subject and group.
 
-A pure ASGI middleware. For ``/api/<path>`` (anything under ``/api/`` except ``/api/v3`` and
-``/api/v4``) it picks the version with ``api_v4_enabled AND api_v4_<group>`` for the request's
-subject, rewrites the scope path to ``/api/<version>/<path>`` (``raw_path`` stays as the client sent
-it: nothing routes on it) and lets the app route it, so the stable path runs exactly the code
-``/api/v3`` and ``/api/v4`` run. The response carries
-``X-API-Version``. The subject is the signed-in user id, else ``X-Client-ID``, else the
-``bistro_client_id`` cookie, which the first response sets when there is none.
+For ``/api/<path>`` (anything under ``/api/`` except ``/api/v3`` and ``/api/v4``) it reads the
+request's subject (the signed-in user id, else ``X-Client-ID``, else the ``bistro_client_id``
+cookie, which the first response sets when there is none), asks :mod:`.decision` which
+version serves it, writes the decision into the request context, rewrites the scope path to
+``/api/<version>/<path>`` (``raw_path`` stays as the client sent it: nothing routes on it) and
+lets the app route it, so the stable path runs exactly the code ``/api/v3`` and ``/api/v4``
+run. The response carries ``X-API-Version``.
 
-Sub-feature kill switches, on every request v4 serves (stable path or ``/api/v4``):
-- ``api_v4_cache`` off     -> the request context's ``cache_bypass`` (the v4 cache skips itself);
-- ``api_v4_error_handling`` off -> the context's ``error_style = "v3"`` (core.handlers);
-- ``api_v4_validation`` off (stable path only) -> a request v4's stricter validation rejects
-  (422) is served by v3 instead, whose validation is v3's: v4 behaviour for everything v4
-  accepts, v3's answer for input only v3 accepts. Nothing is written by a 422, so the retry is
-  safe; the request body is replayed. ``/api/v4`` callers asked for v4 explicitly and keep its 422.
+Sub-feature kill switches, on every request v4 serves (stable path or ``/api/v4``): with
+``api_v4_cache`` off the context's ``cache_bypass`` is set (the v4 cache skips itself); with
+``api_v4_error_handling`` off its ``error_style`` is "v3" (core.handlers); with
+``api_v4_validation`` off, on the stable path only, :mod:`.fallback` serves what v4 refuses
+with v3.
+
+The pieces: :mod:`.decision` (pure: snapshot + subject -> version, reason, sub-features),
+:mod:`.subjects` (client ids, the token -> user cache; a fresh token lookup's principal is
+shared with the route through the context), :mod:`.fallback` (the validation fallback), and
+this shell (headers, a memo of anonymous decisions, the path rewrite).
 """
 
 from __future__ import annotations
@@ -23,8 +26,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bistro.core.context import RequestContext, context_of
 from bistro.core.responses import error_body
-from bistro.migration.evaluation import ALL_SUB_FEATURES_ON, Snapshot, evaluate
-from bistro.migration.flags import GROUP_FLAGS, Flag
+from bistro.migration import decision
+from bistro.migration.decision import ALL_SUB_FEATURES_ON, endpoint_group
+from bistro.migration.evaluation import Snapshot
+from bistro.migration.fallback import serve_with_v3_validation
 from bistro.migration.runtime import FlagRuntime
 from bistro.migration.subjects import (
     bearer_token,
@@ -35,23 +40,7 @@ from bistro.migration.subjects import (
 )
 
 _VERSION_BYTES = {"v3": b"v3", "v4": b"v4"}
-# First segment after /api/ -> endpoint group (``admin`` is ``users`` only for admin/users).
-_GROUPS = {
-    "restaurants": "restaurants",
-    "reviews": "reviews",
-    "statistics": "statistics",
-    "auth": "users",
-    "users": "users",
-}
-
-
-def endpoint_group(rest: str) -> str | None:
-    """The endpoint group of a stable path (without ``/api/``), or None if it has none."""
-    head, _, tail = rest.partition("/")
-    group = _GROUPS.get(head)
-    if group is None and head == "admin" and (tail == "users" or tail.startswith("users/")):
-        return "users"
-    return group
+_GROUPS = decision.GROUP_OF_SEGMENT
 
 
 class _Request:
@@ -157,11 +146,15 @@ class StableRouter:
         else:
             await self.app(scope, receive, send)
 
-    async def _subject(self, req: _Request, *, anonymous_cookie: bool) -> str | None:
+    async def _subject(
+        self, req: _Request, context: RequestContext, *, anonymous_cookie: bool
+    ) -> str | None:
         """User id when the bearer token is live, else the client id (made up if allowed)."""
         if req.token is not None:
             try:
-                user_id = await self.runtime.tokens.user_id(self.runtime.database(), req.token)
+                user_id = await self.runtime.tokens.user_id(
+                    self.runtime.database(), req.token, context
+                )
             except Exception:  # database unreachable: route by client id; the route will answer
                 user_id = None
             if user_id is not None:
@@ -181,6 +174,7 @@ class StableRouter:
         # A returning anonymous client: its decision is remembered (no parsing, no hashing).
         known = self._memo.get((group, client, cookie_sent)) if authorization is None else None
         cookie = token = None
+        context = context_of(scope)
         if known is not None:
             version, reason, subject = known
         else:
@@ -189,15 +183,13 @@ class StableRouter:
             if token is None:
                 version, reason, subject = self._anonymous(snap, group, req)
             else:
-                group_flag = GROUP_FLAGS[group]
                 subject = (
-                    None
-                    if snap.subject_free_routing[group_flag]
-                    else await self._subject(req, anonymous_cookie=True)
+                    await self._subject(req, context, anonymous_cookie=True)
+                    if decision.needs_subject(snap, group)
+                    else None
                 )
-                version, reason = _decide(snap, group_flag, subject)
+                version, reason = decision.route(snap, group, subject)
             cookie = req.cookie_to_set
-        context = context_of(scope)
         context.stable_path = scope["path"]
         context.group = group
         context.flag_reason = reason
@@ -217,7 +209,12 @@ class StableRouter:
                 name, value = set_cookie_header(cookie)
                 extra[name] = value
         if version == "v4" and not _apply_sub_features(context, snap, subject):
-            await self._v4_with_v3_validation(scope, receive, send, rest, group)
+            served = self.served
+
+            def count(answered: str) -> None:
+                served.record(answered, group)
+
+            await serve_with_v3_validation(self.app, scope, receive, send, context, rest, count)
             return
         self.served.record(version, group)
         await self.app(scope, receive, send)
@@ -225,10 +222,9 @@ class StableRouter:
     def _anonymous(self, snap: Snapshot, group: str, req: _Request) -> tuple[str, str, str | None]:
         """(version, reason, subject) for a request without a bearer token, remembered."""
         key = (group, req.client_raw, req.cookie_raw)
-        group_flag = GROUP_FLAGS[group]
         client_id = req.ensure_client_id()  # a first visit gets one (and the cookie)
-        subject = None if snap.subject_free_routing[group_flag] else client_id
-        version, reason = _decide(snap, group_flag, subject)
+        subject = client_id if decision.needs_subject(snap, group) else None
+        version, reason = decision.route(snap, group, subject)
         decided = (version, reason, subject)
         cookie = req.cookie_raw
         if req.cookie_to_set is None and (cookie is None or len(cookie) <= _MEMO_MAX_COOKIE):
@@ -260,9 +256,9 @@ class StableRouter:
     async def _direct_v4(self, scope: Scope, receive: Receive, send: Send, rest: str) -> None:
         snap = self.runtime.holder.snapshot
         subject = None
-        if snap.sub_features is None:
-            subject = await self._subject(_request(scope), anonymous_cookie=False)
         context = context_of(scope)
+        if snap.sub_features is None:
+            subject = await self._subject(_request(scope), context, anonymous_cookie=False)
         _apply_sub_features(context, snap, subject)  # /api/v4 keeps v4's validation regardless
         context.version = "v4"
         context.group = endpoint_group(rest)
@@ -270,54 +266,6 @@ class StableRouter:
             await self._watch_logout(scope, receive, send)
         else:
             await self.app(scope, receive, send)
-
-    async def _v4_with_v3_validation(
-        self, scope: Scope, receive: Receive, send: Send, rest: str, group: str
-    ) -> None:
-        recorded: list[Message] = []
-        rejected = False
-        context = context_of(scope)
-        # The messages of a rejected v4 attempt stop here, before the layer that notes what
-        # goes out: they are noted in the context here, so the metrics (inside this layer)
-        # count the attempt as v4's 422; the facts start again for the v3 answer.
-        watched = context.response_headers is not None
-
-        async def recording_receive() -> Message:
-            message = await receive()
-            recorded.append(message)
-            return message
-
-        async def unless_rejected(message: Message) -> None:
-            nonlocal rejected
-            if message["type"] == "http.response.start" and message["status"] == 422:
-                rejected = True
-            if not rejected:
-                await send(message)
-            elif watched:
-                context.saw(message)
-
-        try:
-            await self.app(scope, recording_receive, unless_rejected)
-        finally:
-            self.served.record("v3" if rejected else "v4", group)
-        if not rejected:
-            return
-        context.forget_response()  # the v3 answer goes all the way out
-        context.cache_bypass = False
-        context.error_style = None
-        context.flag_reason = "api_v4_validation off: v4 rejected the input, served by v3"
-        context.version = "v3"
-        scope["path"] = _PREFIXES["v3"] + rest
-        extra = context.response_headers
-        if extra is not None and b"x-api-version" in extra:
-            extra[b"x-api-version"] = b"v3"
-
-        async def replay() -> Message:
-            if recorded:
-                return recorded.pop(0)
-            return await receive()
-
-        await self.app(scope, replay, send)
 
     async def _watch_logout(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A successful logout drops the token from the subject cache at once."""
@@ -349,26 +297,13 @@ class StableRouter:
         await send({"type": "http.response.body", "body": body})
 
 
-def _decide(snap: Snapshot, group_flag: Flag, subject: str | None) -> tuple[str, str]:
-    """(version, reason): ``api_v4_enabled`` AND the group's flag."""
-    decision = evaluate(snap, Flag.ENABLED, subject)
-    if decision.v4:
-        decision = evaluate(snap, group_flag, subject)
-    return decision.version.value, decision.reason
-
-
 def _apply_sub_features(context: RequestContext, snap: Snapshot, subject: str | None) -> bool:
     """Sets the cache and error-style switches for a request v4 serves; returns whether v4's
-    validation applies. Answered from the snapshot when the same for everyone (the usual)."""
-    fixed = snap.sub_features
-    if fixed is ALL_SUB_FEATURES_ON:
+    validation applies."""
+    features = decision.sub_features(snap, subject)
+    if features is ALL_SUB_FEATURES_ON:
         return True  # the usual: nothing to switch off
-    if fixed is not None:
-        cache_on, validation_on, errors_on = fixed
-    else:
-        cache_on = evaluate(snap, Flag.CACHE, subject).v4
-        validation_on = evaluate(snap, Flag.VALIDATION, subject).v4
-        errors_on = evaluate(snap, Flag.ERROR_HANDLING, subject).v4
+    cache_on, validation_on, errors_on = features
     if not cache_on:
         context.cache_bypass = True
     if not errors_on:

@@ -5,6 +5,11 @@ so signed-in traffic costs one query per token per ``token_cache_ttl``. A stale 
 grant access: the v3 or v4 route that serves the request authenticates the token itself; the
 cache only picks which implementation answers. A logout seen by this instance drops the entry
 at once; role changes keep the same user id, and a deleted user's token fails in the route.
+
+When the cache misses, the lookup finds the whole principal (the users feature's query, given
+by the app's wiring) and puts it in the request context: the route then takes it from there
+instead of querying the token a second time in the same request. Only a fresh lookup is
+shared, never a cached one, so access is still decided by the database at request time.
 """
 
 from __future__ import annotations
@@ -13,10 +18,18 @@ import hashlib
 import re
 import uuid
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 
-from bistro.core.clock import Clock, SystemClock, utcnow
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bistro.core.auth import Principal
+from bistro.core.clock import Clock, SystemClock
+from bistro.core.context import RequestContext
 from bistro.core.database import Database
-from bistro.migration.store.repository import user_id_for_token
+
+# (connection, token digest, now) -> the user a live token belongs to.
+PrincipalLookup = Callable[[AsyncConnection, str, datetime], Awaitable[Principal | None]]
 
 COOKIE_NAME = "bistro_client_id"
 COOKIE_MAX_AGE = 400 * 24 * 3600  # the longest browsers keep a cookie
@@ -63,8 +76,17 @@ def bearer_token(authorization: bytes) -> str | None:
 class TokenSubjects:
     """Bounded TTL cache of token digest -> user id (or None for an unknown token)."""
 
-    def __init__(self, ttl: float, max_entries: int, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        ttl: float,
+        max_entries: int,
+        clock: Clock | None = None,
+        lookup: PrincipalLookup | None = None,
+    ) -> None:
         self.clock = clock or SystemClock()
+        # Set by the app's wiring (the users feature owns the tokens); without it, no token
+        # is resolved and signed-in requests route by their client id.
+        self.lookup = lookup
         self.ttl = ttl
         self.max_entries = max_entries
         self._entries: OrderedDict[str, tuple[float, int | None]] = OrderedDict()
@@ -74,15 +96,24 @@ class TokenSubjects:
     def digest(token: str) -> str:
         return hashlib.sha256(token.encode()).hexdigest()
 
-    async def user_id(self, db: Database, token: str) -> int | None:
+    async def user_id(
+        self, db: Database, token: str, context: RequestContext | None = None
+    ) -> int | None:
+        """The user id of a live token; a fresh lookup's principal goes into ``context``."""
         key = self.digest(token)
         now = self.clock.monotonic()
         hit = self._entries.get(key)
         if hit is not None and hit[0] > now:
             return hit[1]
+        if self.lookup is None:
+            return None
         self.lookups += 1
         async with db.engine.connect() as conn:
-            user_id = await user_id_for_token(conn, key, utcnow())
+            principal = await self.lookup(conn, key, self.clock.now())
+        if context is not None:
+            context.principal = principal
+            context.principal_resolved = True
+        user_id = principal.id if principal is not None else None
         if self.max_entries and self.ttl:
             ttl = self.ttl if user_id is not None else min(self.ttl, _NEGATIVE_TTL)
             self._entries[key] = (now + ttl, user_id)

@@ -4,9 +4,32 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from bistro.core.auth import Principal
 from bistro.core.repository import Repository
 from bistro.users.models import AuthToken, User
+
+
+async def principal_for_token(
+    executor: AsyncSession | AsyncConnection, token_hash: str, now: datetime
+) -> Principal | None:
+    """The user a live (unrevoked, unexpired) token belongs to: the one live-token query.
+
+    A Core select of four columns (no ORM object): the stable-path router runs it on its own
+    connection, the v4 routes in the request's session.
+    """
+    statement = (
+        select(User.id, User.role, User.email, User.display_name)
+        .join(AuthToken, AuthToken.user_id == User.id)
+        .where(
+            AuthToken.token_hash == token_hash,
+            AuthToken.revoked_at.is_(None),
+            AuthToken.expires_at > now,
+        )
+    )
+    row = (await executor.execute(statement)).first()
+    return Principal(row[0], row[1], row[2], row[3]) if row is not None else None
 
 
 class UserRepository(Repository[User]):
@@ -25,18 +48,9 @@ class UserRepository(Repository[User]):
 class TokenRepository(Repository[AuthToken]):
     model = AuthToken
 
-    async def principal(self, token_hash: str, now: datetime) -> User | None:
+    async def principal(self, token_hash: str, now: datetime) -> Principal | None:
         """The user a live (unrevoked, unexpired) token belongs to."""
-        statement = (
-            select(User)
-            .join(AuthToken, AuthToken.user_id == User.id)
-            .where(
-                AuthToken.token_hash == token_hash,
-                AuthToken.revoked_at.is_(None),
-                AuthToken.expires_at > now,
-            )
-        )
-        return (await self.session.execute(statement)).scalar_one_or_none()
+        return await principal_for_token(self.session, token_hash, now)
 
     async def revoke(self, token_hash: str, now: datetime) -> None:
         await self.session.execute(

@@ -37,7 +37,7 @@ class UserRepo(Protocol):
 
 class TokenRepo(Protocol):
     async def add(self, obj: AuthToken) -> AuthToken: ...
-    async def principal(self, token_hash: str, now: datetime) -> User | None: ...
+    async def principal(self, token_hash: str, now: datetime) -> Principal | None: ...
     async def revoke(self, token_hash: str, now: datetime) -> None: ...
     async def revoke_all(self, user_id: int, now: datetime) -> None: ...
 
@@ -95,10 +95,7 @@ class UserService:
         return token, expires_at, user
 
     async def authenticate(self, token: str) -> Principal | None:
-        user = await self.tokens.principal(token_digest(token), self.clock.now())
-        if user is None:
-            return None
-        return Principal(user.id, user.role, user.email, user.display_name)
+        return await self.tokens.principal(token_digest(token), self.clock.now())
 
     async def logout(self, token: str) -> None:
         await self.tokens.revoke(token_digest(token), self.clock.now())

@@ -1,4 +1,4 @@
-"""All SQL of the control plane: flags, overrides, audit log, the change counter, token lookups."""
+"""All SQL of the control plane: flags, overrides, audit log, the change counter."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bistro.migration.models import FlagAudit, FlagOverride, FlagRow, FlagStateVersion
-from bistro.users.models import AuthToken
 
 VERSION_ROW_ID = 1
 
@@ -115,16 +114,3 @@ async def read_version(conn: AsyncConnection | AsyncSession) -> int:
     )
     value = result.scalar_one_or_none()
     return int(value) if value is not None else 0
-
-
-async def user_id_for_token(conn: AsyncConnection, token_hash: str, now: datetime) -> int | None:
-    """The user a live token belongs to (the router's subject), without loading ORM objects."""
-    result = await conn.execute(
-        select(AuthToken.user_id).where(
-            AuthToken.token_hash == token_hash,
-            AuthToken.revoked_at.is_(None),
-            AuthToken.expires_at > now,
-        )
-    )
-    value = result.scalar_one_or_none()
-    return int(value) if value is not None else None
