@@ -51,6 +51,7 @@ TABLES: list[str] = [
     "monitoring_alerts",
     "monitoring_cache_buckets",
     "monitoring_request_buckets",
+    "monitoring_request_minutes",
     "reviews",
     "restaurant_opening_intervals",
     "auth_tokens",

@@ -82,7 +82,8 @@ def test_multiprocess_mode_merges_workers(tmp_path: object) -> None:
         from bistro.monitoring.recorder import Recorder
         recorder = Recorder()
         for i in range(5):
-            recorder.record(("v4", "restaurants", "/restaurants", "2xx"), 0.003 * (i + 1), 10)
+            key = ("direct", "v4", "restaurants", "/restaurants", "2xx")
+            recorder.record(key, 0.003 * (i + 1), 10)
         PrometheusExporter().apply(recorder.drain())
     """)
     scrape = textwrap.dedent("""

@@ -62,7 +62,7 @@ async def test_migration_status_cli_adds_metrics_and_alerts(db_url: str) -> None
         for i in range(20):
             status = "5xx" if i < 2 else "2xx"
             monitoring.pipeline.recorder.record(
-                ("v4", "statistics", "/statistics", status), 0.004, 100
+                ("direct", "v4", "statistics", "/statistics", status), 0.004, 100
             )
         assert await monitoring.flush()
 

@@ -214,9 +214,17 @@ async def test_metrics_see_the_rejected_v4_attempt_and_the_v3_answer(
     r = await client.get("/api/restaurants?limit=500")
     assert (r.status_code, r.headers["x-api-version"]) == (400, "v3")  # v3's own limit check
     series = recorder.drain()
-    assert {key[0] for key in series} == {"v3", "v4"}
-    v4 = [s for key, s in series.items() if key == ("v4", "restaurants", "/restaurants", "4xx")]
-    v3 = [s for key, s in series.items() if key == ("v3", "restaurants", "/restaurants", "4xx")]
+    assert {key[:2] for key in series} == {("stable", "v3"), ("stable", "v4")}
+    v4 = [
+        s
+        for key, s in series.items()
+        if key == ("stable", "v4", "restaurants", "/restaurants", "4xx")
+    ]
+    v3 = [
+        s
+        for key, s in series.items()
+        if key == ("stable", "v3", "restaurants", "/restaurants", "4xx")
+    ]
     assert len(series) == 2 and len(v4) == 1 and len(v3) == 1, series
     assert v4[0].requests == v3[0].requests == 1
     assert v4[0].bytes_out > 0

@@ -17,8 +17,8 @@ from bistro.monitoring.runtime import STATE_KEY, Monitoring
 from bistro.monitoring.sections import alerts_section
 from tests.support import Factory, app_client
 
-V4_KEY = ("v4", "restaurants", "/restaurants", "2xx")
-V4_ERR = ("v4", "restaurants", "/restaurants", "5xx")
+V4_KEY = ("direct", "v4", "restaurants", "/restaurants", "2xx")
+V4_ERR = ("direct", "v4", "restaurants", "/restaurants", "5xx")
 CALM_HOST = {"cpu_percent": 5.0, "memory_percent": 20.0}
 
 

@@ -24,9 +24,13 @@ async def test_status_reports_flushed_traffic(db_url: str) -> None:
         monitoring: Monitoring = application.state.bistro.extras[STATE_KEY]
         for i in range(40):
             status = "5xx" if i % 10 == 0 else "2xx"
-            monitoring.pipeline.recorder.record(("v4", "reviews", "/reviews", status), 0.01, 5)
+            monitoring.pipeline.recorder.record(
+                ("direct", "v4", "reviews", "/reviews", status), 0.01, 5
+            )
         for _ in range(10):
-            monitoring.pipeline.recorder.record(("v3", "reviews", "/reviews", "2xx"), 0.02, 5)
+            monitoring.pipeline.recorder.record(
+                ("direct", "v3", "reviews", "/reviews", "2xx"), 0.02, 5
+            )
         assert await monitoring.flush()
 
     result = await asyncio.to_thread(

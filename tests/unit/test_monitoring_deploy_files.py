@@ -32,7 +32,7 @@ def promtool(*args: str) -> subprocess.CompletedProcess[bytes]:
 def exported_samples() -> set[str]:
     exporter = PrometheusExporter()
     recorder = Recorder()
-    recorder.record(("v4", "restaurants", "/restaurants", "5xx"), 0.02, 10)
+    recorder.record(("direct", "v4", "restaurants", "/restaurants", "5xx"), 0.02, 10)
     exporter.apply(recorder.drain())
     exporter.apply_cache({"l1": (3, 1)})
     exporter.database_up.set(1)
@@ -91,3 +91,21 @@ def test_dashboard_queries_are_valid_promql(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(rules))
     check = promtool("check", "rules", str(path))
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+SELECTOR = re.compile(r"(bistro_http_[a-z_]+)\{([^}]*)\}")
+
+
+def test_rules_and_dashboard_judge_client_traffic_only() -> None:
+    """Every request selector keeps to the stable path and direct calls (never shadow or
+    synthetic traffic), and a client that hung up is in no request rate but its own."""
+    dashboard = json.loads(DASHBOARD.read_text())
+    texts = [RULES.read_text(), *(t["expr"] for p in dashboard["panels"] for t in p["targets"])]
+    selectors = [m for text in texts for m in SELECTOR.findall(text)]
+    assert len(selectors) > 10
+    for name, labels in selectors:
+        assert 'source=~"stable|direct"' in labels, (name, labels)
+        if name == "bistro_http_requests_total":
+            assert (
+                'status_class!="client_abort"' in labels or 'status_class="client_abort"' in labels
+            ), labels

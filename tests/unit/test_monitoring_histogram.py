@@ -92,7 +92,7 @@ def test_classify_versions_groups_and_control_plane() -> None:
 
 def test_recorder_accumulates_and_drains() -> None:
     recorder = Recorder()
-    key = ("v4", "restaurants", "/restaurants", "2xx")
+    key = ("direct", "v4", "restaurants", "/restaurants", "2xx")
     recorder.record(key, 0.0123, 100)
     recorder.record(key, 0.0123, 50)
     batch = recorder.drain()
@@ -104,7 +104,7 @@ def test_recorder_accumulates_and_drains() -> None:
 
 def test_recorder_inlined_buckets_match_bucket_index() -> None:
     rng = random.Random(3)
-    key = ("v3", "reviews", "/reviews", "2xx")
+    key = ("direct", "v3", "reviews", "/reviews", "2xx")
     for _ in range(3000):
         latency = 10 ** rng.uniform(-7, 2.5)
         recorder = Recorder()

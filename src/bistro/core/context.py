@@ -12,6 +12,9 @@ Starlette's ``Request`` wraps the same scope dict, so routes and dependencies re
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from starlette.types import Message, Scope
 
 from bistro.core.auth import Principal
@@ -25,7 +28,10 @@ class RequestContext:
     __slots__ = (
         "body_bytes",
         "cache_bypass",
+        "complete",
+        "disconnected",
         "error_style",
+        "first_byte_at",
         "flag_reason",
         "group",
         "invalidations",
@@ -33,10 +39,14 @@ class RequestContext:
         "principal_resolved",
         "request_id",
         "response_headers",
+        "send_failed",
+        "source",
         "stable_path",
         "status",
         "subject",
+        "timer",
         "version",
+        "waited",
     )
 
     def __init__(self) -> None:
@@ -46,10 +56,25 @@ class RequestContext:
         # headers to add, or needs the response facts, then watches ``send`` itself.
         self.request_id: str | None = None
         self.response_headers: dict[bytes, bytes] | None = None
-        # Response facts, noted as the messages go out: status (500 until a response starts)
-        # and body bytes. The metrics and the access log read them when the app returns.
+        # Response facts, noted as the messages go out: status (500 until a response starts),
+        # body bytes, when the response started (on ``timer``: the metrics' time to first
+        # byte) and whether its last byte went out. The metrics and the access log read them
+        # when the app returns.
         self.status = 500
         self.body_bytes = 0
+        self.first_byte_at: float | None = None
+        self.complete = False
+        self.timer: Callable[[], float] = time.perf_counter
+        # The client's side (the metrics' outcome ``client_abort``): it disconnected, or a
+        # ``send`` failed because it went away; and how long the app waited in ``receive``
+        # for its body before the response started (the client's time, not the server's).
+        self.disconnected = False
+        self.send_failed = False
+        self.waited = 0.0
+        # Where the request came from, when a layer says so (``bistro.monitoring.recorder``
+        # SOURCES, set with its ``mark_source``): a parity shadow call, synthetic traffic.
+        # None: ``stable`` when the stable-path router routed it, else ``direct``.
+        self.source: str | None = None
         # The stable-path router: the implementation serving the request ("v3"/"v4", also
         # for /api/v3 and /api/v4), its endpoint group, and on the stable path the path as the
         # client asked for it, why that version, and the subject it was decided for.
@@ -71,16 +96,27 @@ class RequestContext:
         self.invalidations: set[str] | None = None
 
     def saw(self, message: Message) -> None:
-        """Note a response message going out (status and body size)."""
-        if message["type"] == "http.response.body":
+        """Note a response message going out (status, body size, first byte, last byte)."""
+        kind = message["type"]
+        if kind == "http.response.body":
             self.body_bytes += len(message.get("body", b""))
-        elif message["type"] == "http.response.start":
+            if not message.get("more_body", False):
+                self.complete = True
+        elif kind == "http.response.start":
             self.status = message["status"]
+            self.first_byte_at = self.timer()
 
     def forget_response(self) -> None:
         """Start the response facts again (a layer retrying the request with another app)."""
         self.status = 500
         self.body_bytes = 0
+        self.first_byte_at = None
+        self.complete = False
+
+    @property
+    def client_aborted(self) -> bool:
+        """The client went away before the whole response was handed to the server."""
+        return self.send_failed or (self.disconnected and not self.complete)
 
 
 def context_of(scope: Scope) -> RequestContext:

@@ -43,7 +43,11 @@ class RequestIdMiddleware:
             saw(message)
             if message["type"] == "http.response.start":
                 message["headers"] = [*message.get("headers", []), *extra.items()]
-            await send(message)
+            try:
+                await send(message)
+            except Exception:  # the server could not write: the client went away
+                context.send_failed = True
+                raise
 
         await self.app(scope, receive, send_with_headers)
 

@@ -27,7 +27,7 @@ from prometheus_client import (
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from bistro.monitoring.histogram import bucket_bounds
-from bistro.monitoring.recorder import Series, SeriesKey
+from bistro.monitoring.recorder import CLIENT_ABORT, Series, SeriesKey
 
 BOUNDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _BOUNDS_US = [round(b * 1_000_000) for b in BOUNDS]
@@ -62,22 +62,24 @@ class PrometheusExporter:
             ProcessCollector(registry=self.registry)
         self.requests = Counter(
             "bistro_http_requests",
-            "HTTP requests served, by API version, endpoint group, "
-            "route template and status class.",
-            ["version", "group", "route", "status_class"],
+            "HTTP requests, by traffic source (stable, direct, shadow, synthetic), API "
+            "version, endpoint group, route template and outcome: the status class, or "
+            "client_abort when the client went away before the response was complete.",
+            ["source", "version", "group", "route", "status_class"],
             registry=self.registry,
         )
         self.duration = Histogram(
             "bistro_http_request_duration_seconds",
-            "Time from request to last response byte.",
-            ["version", "group", "route"],
+            "Server time from the request to the response's first byte, less time spent "
+            "waiting for the client's body (client aborts are not observed).",
+            ["source", "version", "group", "route"],
             buckets=BOUNDS,
             registry=self.registry,
         )
         self.response_bytes = Counter(
             "bistro_http_response_bytes",
             "Response body bytes sent.",
-            ["version", "group", "route"],
+            ["source", "version", "group", "route"],
             registry=self.registry,
         )
         self.cache_lookups = Counter(
@@ -96,11 +98,13 @@ class PrometheusExporter:
         self._prom_index: dict[int, int] = {}
 
     def _bind(self, key: SeriesKey) -> tuple[Any, Any, Any]:
-        version, group, route, status_class = key
+        source, version, group, route, outcome = key
+        # An aborted request has no server latency worth a statistic: not observed.
+        aborted = outcome == CLIENT_ABORT
         children = (
-            self.requests.labels(version, group, route, status_class),
-            self.duration.labels(version, group, route),
-            self.response_bytes.labels(version, group, route),
+            self.requests.labels(source, version, group, route, outcome),
+            None if aborted else self.duration.labels(source, version, group, route),
+            self.response_bytes.labels(source, version, group, route),
         )
         self._children[key] = children
         return children
@@ -111,6 +115,8 @@ class PrometheusExporter:
             requests, duration, size = children
             requests.inc(series.requests)
             size.inc(series.bytes_out)
+            if duration is None:
+                continue
             # Histogram has no bulk observe: add whole counts to its (non-cumulative) buckets.
             buckets = duration._buckets
             for index, count in series.histogram.items():

@@ -6,13 +6,30 @@ Prometheus, percentiles) happens later, on a drained copy, off the request path.
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
+from typing import Any
 
+from bistro.core.context import context_of
 from bistro.monitoring.histogram import bucket_index, merge
 
 VERSIONS = ("v3", "v4")
 GROUPS = ("restaurants", "reviews", "users", "statistics", "other")
 NO_VERSION = "none"  # control plane, docs, /metrics, the dashboard: not v3/v4 traffic
+
+# Where a request came from (the ``source`` dimension of every series, row and metric):
+# - ``stable``: a client on the stable path ``/api/...`` (the router chose the version);
+# - ``direct``: a call to ``/api/v3/...`` or ``/api/v4/...`` (and everything else);
+# - ``shadow``: v4 run off the request path to compare with v3 (parity's shadow mode);
+# - ``synthetic``: traffic a tool generates (perf runs, drills' probes, smoke checks).
+# Alerts, the dashboard and the rollout controller judge only real client traffic.
+STABLE, DIRECT, SHADOW, SYNTHETIC = "stable", "direct", "shadow", "synthetic"
+SOURCES = (STABLE, DIRECT, SHADOW, SYNTHETIC)
+CLIENT_SOURCES = (STABLE, DIRECT)
+
+# The outcome of a request whose client went away before its response was complete: its own
+# value next to the status classes, counted in no error rate and no latency statistic.
+CLIENT_ABORT = "client_abort"
 
 _GROUP_OF_SEGMENT = {
     "restaurants": "restaurants",
@@ -23,8 +40,21 @@ _GROUP_OF_SEGMENT = {
     "statistics": "statistics",
 }
 
-# (version, group, route template, status class)
-SeriesKey = tuple[str, str, str, str]
+# (source, version, group, route template, outcome: a status class or CLIENT_ABORT)
+SeriesKey = tuple[str, str, str, str, str]
+
+
+def mark_source(scope: MutableMapping[str, Any], source: str) -> None:
+    """Say where a request came from, before it reaches the metrics middleware.
+
+    A layer that makes requests of its own (parity's shadow run calls the app with a scope it
+    built, perf's in-process runs) calls this on that scope, so the metrics count them under
+    ``shadow`` or ``synthetic`` and never as client traffic. It sets the request context's
+    ``source``; without it a request is ``stable`` when the stable-path router routed it,
+    else ``direct``."""
+    if source not in SOURCES:
+        raise ValueError(f"unknown traffic source {source!r}; one of {', '.join(SOURCES)}")
+    context_of(scope).source = source
 
 
 @dataclass(slots=True)

@@ -6,11 +6,39 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from bistro.core.repository import Repository
-from bistro.monitoring.models import AlertEvent, AlertState, CacheBucket, RequestBucket
+from bistro.monitoring.models import (
+    AlertEvent,
+    AlertState,
+    CacheBucket,
+    RequestBucket,
+    RequestMinute,
+)
+from bistro.monitoring.recorder import CLIENT_SOURCES
+
+# What a window read needs of a bucket or a minute row, in this order.
+_COUNT_COLUMNS = (
+    "version",
+    "requests",
+    "errors_4xx",
+    "errors_5xx",
+    "client_aborts",
+    "latency_sum",
+    "histogram",
+)
+_MINUTE_VALUES = (
+    "requests",
+    "errors_4xx",
+    "errors_5xx",
+    "client_aborts",
+    "latency_sum",
+    "bytes_out",
+    "histogram",
+)
 
 
 class MetricsRepository(Repository[RequestBucket]):
@@ -24,21 +52,71 @@ class MetricsRepository(Repository[RequestBucket]):
         if rows:
             await self.session.execute(insert(CacheBucket), list(rows))
 
-    async def request_rows(self, since: datetime, until: datetime) -> Sequence[Any]:
-        """Every instance's buckets in ``[since, until)``: one query, merged by the caller."""
+    async def upsert_minutes(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Write this instance's per-minute rollups: each row carries the minute's whole
+        value so far (the pipeline keeps the running sum), so a conflict just replaces it."""
+        if not rows:
+            return
+        dialect = self.session.get_bind().dialect.name
+        module: Any = postgresql if dialect == "postgresql" else sqlite
+        statement = module.insert(RequestMinute)
+        statement = statement.on_conflict_do_update(
+            index_elements=["source", "grp", "minute", "version", "instance"],
+            set_={name: statement.excluded[name] for name in _MINUTE_VALUES},
+        )
+        await self.session.execute(statement, list(rows))
+
+    async def request_rows(
+        self, since: datetime, until: datetime, sources: Sequence[str] = CLIENT_SOURCES
+    ) -> Sequence[Any]:
+        """Every instance's buckets in ``[since, until)`` from ``sources`` (client traffic by
+        default: never shadow or synthetic): one query, merged by the caller."""
         t = RequestBucket
         statement = select(
             t.bucket_start,
+            t.source,
             t.version,
             t.grp,
             t.route,
             t.requests,
             t.errors_4xx,
             t.errors_5xx,
+            t.client_aborts,
             t.latency_sum,
             t.bytes_out,
             t.histogram,
-        ).where(t.bucket_start >= since, t.bucket_start < until, t.version != "none")
+        ).where(
+            t.bucket_start >= since,
+            t.bucket_start < until,
+            t.version != "none",
+            t.source.in_(sources),
+        )
+        return (await self.session.execute(statement)).all()
+
+    async def bucket_counts(
+        self, ranges: Sequence[tuple[datetime, datetime]], source: str, group: str | None
+    ) -> Sequence[Any]:
+        """Raw buckets of one source (and group) whose start is in any of ``ranges``
+        (each ``[from, to)``), v3 and v4, every instance."""
+        if not ranges:
+            return []
+        t = RequestBucket
+        where = [t.source == source, t.version.in_(("v3", "v4"))]
+        if group is not None:
+            where.append(t.grp == group)
+        in_range = [(t.bucket_start >= lo) & (t.bucket_start < hi) for lo, hi in ranges]
+        statement = select(*(getattr(t, c) for c in _COUNT_COLUMNS)).where(*where, or_(*in_range))
+        return (await self.session.execute(statement)).all()
+
+    async def minute_counts(
+        self, first: datetime, end: datetime, source: str, group: str | None
+    ) -> Sequence[Any]:
+        """Rollup rows of one source (and group) for the minutes in ``[first, end)``."""
+        t = RequestMinute
+        where = [t.source == source, t.minute >= first, t.minute < end]
+        if group is not None:
+            where.append(t.grp == group)
+        statement = select(*(getattr(t, c) for c in _COUNT_COLUMNS)).where(*where)
         return (await self.session.execute(statement)).all()
 
     async def cache_rows(self, since: datetime, until: datetime) -> Sequence[Any]:
@@ -53,6 +131,10 @@ class MetricsRepository(Repository[RequestBucket]):
         for table in (RequestBucket, CacheBucket):
             result = await self.session.execute(delete(table).where(table.bucket_start < before))
             removed += int(getattr(result, "rowcount", 0) or 0)
+        result = await self.session.execute(
+            delete(RequestMinute).where(RequestMinute.minute < before)
+        )
+        removed += int(getattr(result, "rowcount", 0) or 0)
         return removed
 
 

@@ -1,4 +1,7 @@
-"""Window summaries over the shared store: per version and group, merged across instances."""
+"""Window summaries over the shared store: per version and group, merged across instances.
+
+They read client traffic only (sources ``stable`` and ``direct``; never ``shadow`` or
+``synthetic``), so the dashboard and the alerts judge what clients saw."""
 
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ class Aggregate:
     requests: int = 0
     errors_4xx: int = 0
     errors_5xx: int = 0
+    client_aborts: int = 0
     latency_sum: float = 0.0
     bytes_out: int = 0
     histogram: dict[int, int] = field(default_factory=dict)
@@ -41,6 +45,7 @@ class Aggregate:
         self.requests += row.requests
         self.errors_4xx += row.errors_4xx
         self.errors_5xx += row.errors_5xx
+        self.client_aborts += row.client_aborts
         self.latency_sum += row.latency_sum
         self.bytes_out += row.bytes_out
         merge(self.histogram, decode(row.histogram))
@@ -58,6 +63,8 @@ class Aggregate:
             "errors_4xx": self.errors_4xx,
             "error_rate": round(self.errors_5xx / n, 6) if n else 0.0,
             "client_error_rate": round(self.errors_4xx / n, 6) if n else 0.0,
+            # Clients that went away before their answer: not in requests, rates or latency.
+            "client_aborts": self.client_aborts,
             "latency_ms": {
                 "avg": round(self.latency_sum / n * 1000, 3) if n else None,
                 "p50": self.p(0.50),

@@ -1,0 +1,106 @@
+"""One endpoint group's v3 and v4 counts over a time window, every instance merged, fast.
+
+The rollout controller reads this at every evaluation (a window of up to hours). Whole
+minutes come from the per-minute rollups each instance's pipeline keeps
+(``monitoring_request_minutes``); only the partial minutes at the window's two edges come
+from the raw flush buckets. A bucket belongs to the minute its ``bucket_start`` falls in, and
+a minute row is the sum of exactly those buckets, so the result equals reading every raw
+bucket in ``[since, until)`` -- the same window semantics as the dashboard's summaries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bistro.monitoring.histogram import quantile
+from bistro.monitoring.recorder import VERSIONS
+from bistro.monitoring.repository import MetricsRepository
+
+MINUTE = timedelta(minutes=1)
+
+
+@dataclass
+class WindowCounts:
+    """One version's traffic in a window. ``requests`` are answered requests (every status
+    class); ``client_aborts`` (clients that went away first) are in no other field; the
+    histogram is the server's time to first byte, ``{bucket index: count}``
+    (see ``monitoring.histogram``)."""
+
+    requests: int = 0
+    errors_5xx: int = 0
+    errors_4xx: int = 0
+    client_aborts: int = 0
+    latency_sum: float = 0.0
+    histogram: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def error_rate(self) -> float:
+        return self.errors_5xx / self.requests if self.requests else 0.0
+
+    def quantile(self, q: float) -> float | None:
+        """The q-quantile of the server latency, in seconds (None when empty)."""
+        return quantile(self.histogram, q)
+
+    def add_rows(self, rows: Iterable[Any]) -> None:
+        histogram = self.histogram
+        get = histogram.get
+        for row in rows:
+            self.requests += row.requests
+            self.errors_4xx += row.errors_4xx
+            self.errors_5xx += row.errors_5xx
+            self.client_aborts += row.client_aborts
+            self.latency_sum += row.latency_sum
+            # The stored form has string keys (JSON); merged here without building a
+            # decoded copy of every row's histogram first: this loop is the read's cost.
+            for index, count in (row.histogram or {}).items():
+                key = int(index)
+                histogram[key] = get(key, 0) + count
+
+
+def floor_minute(at: datetime) -> datetime:
+    return at.replace(second=0, microsecond=0)
+
+
+def split_window(
+    since: datetime, until: datetime
+) -> tuple[tuple[datetime, datetime] | None, list[tuple[datetime, datetime]]]:
+    """``[since, until)`` as (whole minutes ``[first, end)`` or None, raw edge ranges)."""
+    first = floor_minute(since)
+    if first < since:
+        first += MINUTE
+    end = floor_minute(until)
+    if first >= end:
+        return None, [(since, until)] if since < until else []
+    edges = [(lo, hi) for lo, hi in ((since, first), (end, until)) if lo < hi]
+    return (first, end), edges
+
+
+async def version_window(
+    session: AsyncSession,
+    since: datetime,
+    until: datetime,
+    *,
+    source: str,
+    group: str | None,
+) -> dict[str, WindowCounts]:
+    """v3 and v4 counts of ``source`` traffic to ``group`` (None: every group) with
+    ``bucket_start`` in ``[since, until)``, all instances. Both versions are always present."""
+    out = {version: WindowCounts() for version in VERSIONS}
+    repo = MetricsRepository(session)
+    minutes, edges = split_window(since, until)
+    rows: list[Any] = []
+    if minutes is not None:
+        rows.extend(await repo.minute_counts(minutes[0], minutes[1], source, group))
+    if edges:
+        rows.extend(await repo.bucket_counts(edges, source, group))
+    by_version: dict[str, list[Any]] = {version: [] for version in VERSIONS}
+    for row in rows:
+        by_version[row.version].append(row)
+    for version, version_rows in by_version.items():
+        out[version].add_rows(version_rows)
+    return out
