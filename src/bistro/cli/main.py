@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bistro.cli import db, flags, migration, monitoring, parity, seed, serve, users
+from bistro.cli import db, flags, migration, monitoring, parity, perf, seed, serve, users
 
 app = typer.Typer(
     name="bistro",
@@ -22,6 +22,7 @@ app.add_typer(monitoring.app, name="monitoring")
 app.add_typer(migration.app, name="migration")
 app.add_typer(flags.app, name="flags")
 app.add_typer(parity.app, name="parity")
+app.add_typer(perf.app, name="perf")
 
 
 if __name__ == "__main__":

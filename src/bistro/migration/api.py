@@ -8,7 +8,7 @@ the actor, and this instance reloads its snapshot as soon as it commits (others 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import httpx
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -31,6 +31,7 @@ from bistro.migration.runtime import FlagRuntime
 from bistro.migration.schemas import FlagUpdateIn, MigrationStepIn, OverrideIn, RollbackIn
 from bistro.migration.smoke import run_endpoint_checks
 from bistro.migration.status import StatusContext, build_status, flag_view
+from bistro.monitoring.runtime import STATE_KEY as MONITORING_KEY
 from bistro.monitoring.stats import parse_window
 
 router = APIRouter(prefix="/migration", tags=["migration control plane"])
@@ -225,3 +226,44 @@ async def endpoint_test(request: Request, ctl: ControlDep) -> JSONBytes:
         {"passed": not failed, "results": [r.as_dict() for r in results]},
         "All v4 endpoints pass" if not failed else f"{len(failed)} checks failed",
     )
+
+
+def _cache_view(request: Request) -> dict[str, Any]:
+    """This instance's cache: its counters since start, TTLs and whether Redis backs it."""
+    state = request.app.state.bistro
+    monitoring = state.extras.get(MONITORING_KEY)
+    cache = state.extras.get("cache")
+    view: dict[str, Any] = {"instance": monitoring.instance if monitoring is not None else None}
+    if cache is None or not cache.enabled:
+        return view | {"enabled": False}
+    return view | {
+        "enabled": True,
+        "l2": cache.l2 is not None,
+        "ttl_seconds": dict(cache.ttls),
+        "counters": cache.stats.snapshot(),
+    }
+
+
+@router.get("/cache", response_model=Envelope[dict[str, Any]], responses=ERRORS)
+async def cache_counters(request: Request, admin: AdminUser) -> JSONBytes:
+    """The answering instance's cache counters (cumulative: a client takes deltas)."""
+    return success(_cache_view(request))
+
+
+@router.post("/cache/flush", response_model=Envelope[dict[str, Any]], responses=ERRORS)
+async def cache_flush(
+    request: Request,
+    admin: AdminUser,
+    scope: Annotated[
+        Literal["all", "local"],
+        Query(description="all: every entry on every instance; local: this instance's L1"),
+    ] = "all",
+) -> JSONBytes:
+    """Empty the v4 cache, for cold-cache measurements (``bistro perf``)."""
+    cache = request.app.state.bistro.extras.get("cache")
+    if cache is not None and cache.enabled:
+        if scope == "local":
+            cache.l1.clear()
+        else:
+            await cache.invalidate_all()
+    return success(_cache_view(request) | {"flushed": scope}, f"Cache flushed ({scope})")
