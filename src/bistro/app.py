@@ -33,6 +33,7 @@ from bistro.monitoring.router import router as monitoring_router
 from bistro.monitoring.runtime import STATE_KEY as MONITORING_KEY
 from bistro.monitoring.runtime import Monitoring
 from bistro.monitoring.sections import register_status_sections
+from bistro.perf.marking import SyntheticSourceMarker
 from bistro.restaurants.router import router as restaurants_v4_router
 from bistro.reviews.router import router as reviews_v4_router
 from bistro.statistics.router import router as statistics_v4_router
@@ -170,6 +171,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         return success({"status": "ready", "database": state.db.dialect})
 
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.server.max_body_bytes)
+    # An admin's X-Bistro-Source: synthetic (bistro perf) is recorded as synthetic traffic.
+    app.add_middleware(SyntheticSourceMarker, lookup=principal_for_token)
     # Inside the request-id middleware (the access log carries the id), outside the body
     # limit (413s are counted); the stable-path router goes outside this one.
     if settings.monitoring.request_metrics:

@@ -3,15 +3,16 @@
 A change is marked only when it lies outside the spread of both runs: each figure's
 per-slice values give a bootstrap interval of their median (percentile bootstrap), and the
 change counts when B's median lies outside A's interval *and* A's lies outside B's.
-The bootstrap is a few lines over the standard library's ``random``: numpy/scipy would be a
-heavy dependency for a resampled median, and a seeded generator keeps the output repeatable.
+The bootstrap is scipy's (``scipy.stats.bootstrap``), seeded so the output is repeatable.
 """
 
 from __future__ import annotations
 
-import random
 import statistics
 from typing import Any
+
+import numpy as np
+from scipy.stats import bootstrap
 
 RESAMPLES = 2000
 CONFIDENCE = 0.95
@@ -23,13 +24,18 @@ def bootstrap_interval(
     """The percentile-bootstrap interval of the median of ``values``."""
     if len(values) < 2:
         return None
-    rng = random.Random(seed)
-    n = len(values)
-    medians = sorted(statistics.median(rng.choices(values, k=n)) for _ in range(resamples))
-    tail = (1 - CONFIDENCE) / 2
-    low = medians[int(tail * (resamples - 1))]
-    high = medians[int((1 - tail) * (resamples - 1))]
-    return low, high
+    if min(values) == max(values):
+        return values[0], values[0]
+    result = bootstrap(
+        (np.asarray(values, dtype=float),),
+        np.median,
+        n_resamples=resamples,
+        confidence_level=CONFIDENCE,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
+    interval = result.confidence_interval
+    return float(interval.low), float(interval.high)
 
 
 def _spread(values: list[float], seed: int) -> dict[str, Any]:

@@ -31,9 +31,10 @@ from bistro.perf.plan import Mix, Request, Slice
 LATE_AFTER_S = 0.005
 TRANSPORT_ERROR = 0  # status recorded when no HTTP answer came back
 NOT_SENT = -1  # status recorded when too many requests were already outstanding
-# The synthetic-traffic marker (honoured by the service only for an admin or the scrape token).
-SYNTHETIC_HEADER = "X-Bistro-Traffic"
+# The synthetic-traffic marker and the admin token that proves it (bistro.perf.marking).
+SYNTHETIC_HEADER = "X-Bistro-Source"
 SYNTHETIC_VALUE = "synthetic"
+SYNTHETIC_TOKEN_HEADER = "X-Bistro-Source-Token"
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -99,9 +100,12 @@ class Sender:
         connections: int,
         timeout_s: float,
         write_restaurants: list[int] | None = None,
+        write_token: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.headers = headers
+        # Reads go out anonymous (as most clients are); writes need a signed-in user.
+        self.write_headers = {"Authorization": f"Bearer {write_token}"} if write_token else {}
         self.connections = connections
         self.timeout_s = timeout_s
         self._free = collections.deque(write_restaurants or [])
@@ -125,8 +129,10 @@ class Sender:
 
     async def _call(self, method: str, path: str, json: Any = None) -> tuple[int, Any]:
         assert self.session is not None
+        headers = self.write_headers if method != "GET" else None
+        url = self.base_url + path
         try:
-            async with self.session.request(method, self.base_url + path, json=json) as resp:
+            async with self.session.request(method, url, json=json, headers=headers) as resp:
                 body = await resp.read()
                 if method == "POST" and resp.status in (200, 201):
                     return resp.status, body

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from bistro.core.clock import Clock, SystemClock
-from bistro.perf.loadgen import SYNTHETIC_HEADER, SYNTHETIC_VALUE, Sleep
+from bistro.perf.loadgen import SYNTHETIC_HEADER, SYNTHETIC_TOKEN_HEADER, SYNTHETIC_VALUE, Sleep
 from bistro.perf.plan import Corpus
 
 
@@ -28,6 +28,7 @@ class ServiceProbe:
         headers = {SYNTHETIC_HEADER: SYNTHETIC_VALUE}
         if token:
             headers["Authorization"] = f"Bearer {token}"
+            headers[SYNTHETIC_TOKEN_HEADER] = token
         self.client = httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=timeout_s)
 
     async def close(self) -> None:

@@ -13,6 +13,7 @@ from bistro.core.clock import Clock, SystemClock, utcnow
 from bistro.perf.cachephase import measure_cache
 from bistro.perf.loadgen import (
     SYNTHETIC_HEADER,
+    SYNTHETIC_TOKEN_HEADER,
     SYNTHETIC_VALUE,
     LoadConfig,
     LoadGenerator,
@@ -110,7 +111,7 @@ class PerfRun:
     def _headers(self) -> dict[str, str]:
         headers = {SYNTHETIC_HEADER: SYNTHETIC_VALUE, "X-Client-ID": "bistro-perf"}
         if self.options.token:
-            headers["Authorization"] = f"Bearer {self.options.token}"
+            headers[SYNTHETIC_TOKEN_HEADER] = self.options.token
         return headers
 
     def _expected(self, seconds: float) -> float:
@@ -154,6 +155,7 @@ class PerfRun:
             connections=opts.connections,
             timeout_s=opts.timeout_s,
             write_restaurants=write_ids,
+            write_token=opts.token,
         ) as sender:
             cache_before = await probe.cache() if opts.token else None
             await monitor.start()
