@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import http.server
+import json
 import os
 import signal
 import threading
@@ -19,6 +20,7 @@ from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -173,3 +175,66 @@ def test_usage_errors_exit_2(server: PerfServer) -> None:
         result = runner.invoke(app, ["perf", "run", "--base-url", server.base, *args])
         assert result.exit_code == 2, result.stderr
         assert words in one_line_error(result)
+
+
+@pytest.mark.browser
+def test_a_run_with_writes_and_its_html_report_drawn_offline(
+    server: PerfServer, tmp_path: Path
+) -> None:
+    """A run with an admin token (writes, cache phase, resources), then its HTML report in
+    headless Chromium with the network off: every chart has data; screenshot saved."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.e2e.test_dashboard_browser import ARTIFACTS, CHROMIUM_ARGS
+
+    saved = tmp_path / "run.json"
+    result = runner.invoke(
+        app,
+        [
+            "perf", "run", "--base-url", server.base, "--endpoints", "detail,list,write",
+            "--rate", "30", "--duration", "2s", "--warmup", "0", "--slice", "0.5s",
+            "--token", server.token, "--output", str(saved), "--json",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    run = json.loads(result.stdout)
+    assert json.loads(saved.read_text()) == run
+    for version in ("v3", "v4"):
+        statuses = run["endpoints"]["write"]["versions"][version]["statuses"]
+        assert statuses and all(s.startswith("2") for s in statuses), statuses
+    # The writes cleaned up after themselves.
+    headers = {"Authorization": f"Bearer {server.token}"}
+    me = httpx.get(f"{server.base}/api/v4/users/me", headers=headers, timeout=30).json()
+    mine = httpx.get(
+        f"{server.base}/api/v4/reviews", params={"user_id": me["data"]["id"]}, timeout=30
+    ).json()
+    assert mine["data"] == []
+    # Cold reads miss, warm reads hit L1 (SQLite: no Redis, so no L2 pass).
+    passes = run["cache"]["passes"]
+    assert passes["cold"]["levels"]["misses"] >= 1
+    assert passes["warm_l1"]["levels"]["l1_hits"] >= 1
+    assert passes["warm_l1"]["levels"]["misses"] == 0
+    (instance,) = run["resources"]["instances"].values()
+    assert instance["rss_before_bytes"] > 0 and instance["rss_after_bytes"] > 0
+
+    page_path = tmp_path / "report.html"
+    report = runner.invoke(app, ["perf", "report", str(saved), "--html", str(page_path)])
+    assert report.exit_code == 0, report.stderr
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        context = browser.new_context(offline=True, viewport={"width": 1280, "height": 1600})
+        page = context.new_page()
+        page.goto(page_path.as_uri())
+        page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+        curves = page.eval_on_selector_all("canvas.curve", "cs => cs.map(c => c.id)")
+        assert sorted(curves) == [
+            "chart-curve-detail", "chart-curve-list", "chart-curve-write",
+        ]  # fmt: skip
+        for canvas in [*curves, "chart-throughput"]:
+            points = json.loads(page.eval_on_selector(f"#{canvas}", "c => c.dataset.points"))
+            assert set(points) == {"v3", "v4"}, (canvas, points)
+            assert min(points.values()) > 0, (canvas, points)
+        page.screenshot(path=str(ARTIFACTS / "perf-report.png"), full_page=True)
+        browser.close()
+    assert (ARTIFACTS / "perf-report.png").stat().st_size > 10_000

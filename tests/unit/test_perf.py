@@ -143,7 +143,13 @@ def healthy() -> dict[str, Any]:
             }
         },
         "slices": [],
-        "cache": {"during_run": {"hit_rate": 0.9, "ttl_seconds": {"restaurants": 1800}}},
+        "cache": {
+            "during_run": {
+                "hit_rate": 0.9,
+                "ttl_seconds": {"restaurants": 1800},
+                "deltas": {"l1_hits": 900, "l1_misses": 100},
+            }
+        },
         "resources": {
             "instances": {"a": {"rss_before_bytes": 100 * 2**20, "rss_after_bytes": 101 * 2**20}}
         },

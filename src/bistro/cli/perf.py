@@ -280,17 +280,18 @@ def db_command(
 ) -> None:
     """In process: v3's DatabaseManagerV3 against v4's services for the same queries, on a
     database seeded here at each size."""
-    from bistro.perf.dbbench import DbBenchError, parse_scales, render_db, run_db_bench
+    from bistro.perf.dbbench import DbBenchError, parse_scales, prepare, render_db, run_db_bench
 
     with cli_errors(database_url):
         try:
             scales = parse_scales(scale)
         except ValueError as exc:
             fail(str(exc), EXIT_USAGE)
+        settings = prepare(database_url)
         try:
             report = run(
                 run_db_bench(
-                    database_url,
+                    settings,
                     scales,
                     reviews_per_restaurant=reviews_per_restaurant,
                     repeat=repeat,

@@ -8,6 +8,7 @@ see the same machine; each figure is the median of ``repeat`` calls.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import statistics
 import sys
@@ -25,6 +26,7 @@ from bistro.cli.common import database_settings, ensure_reachable, progress
 from bistro.core.clock import Clock, SystemClock
 from bistro.core.database import create_engine
 from bistro.core.migrate import upgrade
+from bistro.core.settings import DatabaseSettings
 from bistro.legacy.manager import DatabaseManagerV3
 from bistro.legacy.restaurants_sql import RestaurantQuery as V3Query
 from bistro.restaurants.repository import R, RestaurantRepository
@@ -142,8 +144,17 @@ async def measure(
     return out
 
 
+def prepare(database_url: str | None) -> DatabaseSettings:
+    """Check the database answers and bring its schema up to date (Alembic runs its own
+    event loop: call this before entering one)."""
+    settings = database_settings(database_url)
+    asyncio.run(ensure_reachable(settings.url))
+    upgrade(settings.url)
+    return settings
+
+
 async def run_db_bench(
-    database_url: str | None,
+    settings: DatabaseSettings,
     scales: list[int],
     *,
     reviews_per_restaurant: int,
@@ -153,11 +164,8 @@ async def run_db_bench(
     clock: Clock | None = None,
 ) -> dict[str, Any]:
     clock = clock or SystemClock()
-    settings = database_settings(database_url)
-    await ensure_reachable(settings.url)
     if reuse and len(scales) > 1:
         raise DbBenchError("--reuse measures the data already there: give one --scale", 2)
-    upgrade(settings.url)
     engine = create_engine(settings)
     results: list[dict[str, Any]] = []
     bars = progress(enabled=show_progress and sys.stderr.isatty())

@@ -10,6 +10,9 @@ LOW_HIT_RATE = 0.5
 QUEUEING_RATIO = 10.0  # p99 / p50
 QUEUEING_MIN_REQUESTS = 200
 ERROR_BURST_SHARE = 0.05
+# Below these a figure is too noisy to act on.
+MIN_REQUESTS = 50
+MIN_LOOKUPS = 100
 MEMORY_GROWTH_SHARE = 0.10
 MEMORY_GROWTH_BYTES = 20 * 1024 * 1024
 
@@ -59,7 +62,13 @@ def _endpoint_rules(endpoint: str, entry: dict[str, Any]) -> list[dict[str, Any]
     out = []
     rounds = entry.get("slice_ratios_p50") or []
     ratio = entry.get("v4_over_v3_p50")
-    if ratio is not None and rounds and statistics.median(rounds) > REGRESSION_RATIO:
+    counts = [v.get("count", 0) for v in entry.get("versions", {}).values()]
+    if (
+        ratio is not None
+        and rounds
+        and min(counts, default=0) >= MIN_REQUESTS
+        and statistics.median(rounds) > REGRESSION_RATIO
+    ):
         v3 = entry["versions"]["v3"]["p50_ms"]
         v4 = entry["versions"]["v4"]["p50_ms"]
         out.append(
@@ -146,7 +155,9 @@ def _burst_rules(slices: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _cache_rules(cache: dict[str, Any]) -> list[dict[str, Any]]:
     during = cache.get("during_run") or {}
     hit_rate = during.get("hit_rate")
-    if hit_rate is None or hit_rate >= LOW_HIT_RATE:
+    deltas = during.get("deltas") or {}
+    lookups = deltas.get("l1_hits", 0) + deltas.get("l1_misses", 0)
+    if hit_rate is None or hit_rate >= LOW_HIT_RATE or lookups < MIN_LOOKUPS:
         return []
     ttls = during.get("ttl_seconds") or {}
     return [
