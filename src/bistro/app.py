@@ -33,6 +33,11 @@ from bistro.monitoring.router import router as monitoring_router
 from bistro.monitoring.runtime import STATE_KEY as MONITORING_KEY
 from bistro.monitoring.runtime import Monitoring
 from bistro.monitoring.sections import register_status_sections
+from bistro.parity.layer import ShadowLayer
+from bistro.parity.runtime import STATE_KEY as PARITY_KEY
+from bistro.parity.runtime import ParityRuntime
+from bistro.parity.sections import register_status_section as register_parity_section
+from bistro.parity.settings import ParitySettings
 from bistro.perf.marking import SyntheticSourceMarker
 from bistro.restaurants.router import router as restaurants_v4_router
 from bistro.reviews.router import router as reviews_v4_router
@@ -83,6 +88,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     exporter = PrometheusExporter()
     # Parses the API_V4_* pins now: a bad value stops start-up with a message naming it.
     flags = FlagRuntime(settings.flags, clock=clock)
+    # Parity's shadow runner and counters (BISTRO_PARITY_*, validated here).
+    parity = ParityRuntime(ParitySettings(), clock or SystemClock(), exporter.registry)
     # The router resolves signed-in subjects with the users feature's live-token query.
     flags.tokens.lookup = principal_for_token
 
@@ -104,6 +111,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         await monitoring.start()
         state.extras["flags"] = flags
         await flags.start(db)
+        state.extras[PARITY_KEY] = parity
+        parity.instance = monitoring.instance
+        await parity.start(db, cache, background=settings.monitoring.enabled)
         try:
             if settings.server.demo:
                 from bistro.seed.demo import bootstrap_demo
@@ -111,6 +121,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 await bootstrap_demo(state)
             yield
         finally:
+            await parity.stop()
             await monitoring.stop()
             await cache.close()
             await flags.stop()
@@ -141,6 +152,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(users_v4_router, prefix=V4)
     app.include_router(monitoring_router)
     register_status_sections()
+    register_parity_section()
     app.mount("/dashboard/static", StaticFiles(directory=STATIC_DIR), name="dashboard-static")
     app.include_router(migration_router, prefix=V4)
 
@@ -179,6 +191,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         app.add_middleware(
             MetricsMiddleware, recorder=recorder, access_log=settings.monitoring.access_log
         )
+    # Inside the router (it reads the version the router chose), outside the metrics (its
+    # shadow runs go through them, marked as shadow traffic).
+    app.add_middleware(ShadowLayer, runtime=parity, flags=flags)
     # Outside the metrics: they see the rewritten path and the version the router chose.
     app.add_middleware(StableRouter, runtime=flags)
     app.add_middleware(RequestIdMiddleware)

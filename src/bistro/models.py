@@ -3,6 +3,7 @@
 from bistro.core.database import Base
 from bistro.migration.models import FlagAudit, FlagOverride, FlagRow, FlagStateVersion
 from bistro.monitoring.models import AlertEvent, AlertState, CacheBucket, RequestBucket
+from bistro.parity.models import ParityBucket, ParityExample, ParityNoise
 from bistro.restaurants.models import OpeningInterval, Restaurant
 from bistro.reviews.models import Review
 from bistro.users.models import AuthToken, User
@@ -18,6 +19,9 @@ __all__ = [
     "FlagRow",
     "FlagStateVersion",
     "OpeningInterval",
+    "ParityBucket",
+    "ParityExample",
+    "ParityNoise",
     "RequestBucket",
     "Restaurant",
     "Review",

@@ -125,6 +125,6 @@ def test_report_file(url: str, tmp_path: object) -> None:
     code, _, _ = cli(url, "migration", "report", "--output", str(target))
     assert code == 0
     report = json.loads(target.read_text())
-    assert len(report["flags"]) == 8 and len(report["history"]) == 4
+    assert len(report["flags"]) == 9 and len(report["history"]) == 4
     code, _, err = cli(url, "migration", "report", "--output", "/nonexistent/dir/r.json")
     assert code == 1 and "cannot write" in err

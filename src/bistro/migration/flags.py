@@ -20,6 +20,7 @@ class Flag(StrEnum):
     CACHE = "api_v4_cache"
     VALIDATION = "api_v4_validation"
     ERROR_HANDLING = "api_v4_error_handling"
+    SHADOW = "api_v4_shadow"
 
     @property
     def env_name(self) -> str:
@@ -59,6 +60,8 @@ DESCRIPTIONS: dict[Flag, str] = {
     Flag.CACHE: "v4 two-level cache (off: v4 reads bypass the cache)",
     Flag.VALIDATION: "v4 strict validation (off: input v4 rejects is served by v3's validation)",
     Flag.ERROR_HANDLING: "v4 structured error body (off: v4 renders v3's error body)",
+    Flag.SHADOW: "Parity shadow sample: the version that did not answer a stable-path GET "
+    "runs it too, after the response, and the two answers are compared",
 }
 
 
@@ -73,6 +76,8 @@ DEFAULTS: dict[Flag, FlagDefault] = {
     Flag.ENABLED: FlagDefault(Stage.FULL, 100.0),
     **{flag: FlagDefault(Stage.DISABLED, 0.0) for flag in ROUTING_FLAGS},
     **{flag: FlagDefault(Stage.FULL, 100.0) for flag in SUB_FEATURE_FLAGS},
+    # Shadowing costs a second execution per sampled request: off until an operator opts in.
+    Flag.SHADOW: FlagDefault(Stage.DISABLED, 0.0),
 }
 
 MAX_SUBJECT_LENGTH = 128
