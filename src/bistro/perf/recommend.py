@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-REGRESSION_RATIO = 1.10  # v4 p50 10 % above v3's, in the median round
+REGRESSION_RATIO = 1.10  # v4 p50 10 % above v3's, over the run and in the median round
 LOW_HIT_RATE = 0.5
 QUEUEING_RATIO = 10.0  # p99 / p50
 QUEUEING_MIN_REQUESTS = 200
@@ -67,6 +67,7 @@ def _endpoint_rules(endpoint: str, entry: dict[str, Any]) -> list[dict[str, Any]
         ratio is not None
         and rounds
         and min(counts, default=0) >= MIN_REQUESTS
+        and ratio > REGRESSION_RATIO
         and statistics.median(rounds) > REGRESSION_RATIO
     ):
         v3 = entry["versions"]["v3"]["p50_ms"]
