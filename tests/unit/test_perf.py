@@ -18,6 +18,7 @@ from bistro.perf.plan import (
     parse_endpoints,
     schedule,
 )
+from bistro.perf.probe import running_rollouts
 from bistro.perf.recommend import recommendations
 from bistro.perf.report_html import render_html
 
@@ -202,3 +203,22 @@ def test_the_html_report_is_self_contained() -> None:
     assert not re.search(r"<(script|link)[^>]+(src|href)=", page)  # nothing fetched
     assert "<script>alert(1)" not in page
     assert '"curves":{"detail"' in page
+
+
+def test_running_rollouts_are_read_from_the_status_and_their_absence_tolerated() -> None:
+    status = {
+        "rollout": {
+            "rollouts": [
+                {"flag": "api_v4_restaurants", "state": "running", "percentage": 25},
+                {"flag": "api_v4_reviews", "state": "paused", "percentage": 10},
+                {"flag": "api_v4_statistics", "state": "running", "percentage": 2.5},
+            ]
+        }
+    }
+    assert running_rollouts(status) == [
+        "api_v4_restaurants (at 25 %)",
+        "api_v4_statistics (at 2.5 %)",
+    ]
+    # An older service: no rollout section, or the placeholder without rollouts.
+    for older in (None, {}, {"rollout": {"state": "no rollout controller yet"}}):
+        assert running_rollouts(older) == []

@@ -74,22 +74,13 @@ class ServiceProbe:
         return Corpus.from_restaurants(unique)
 
     async def running_rollouts(self) -> list[str]:
-        """Names of rollouts in state ``running``, from the migration status (tolerates its
-        absence: older services and non-admin tokens simply have none to show)."""
+        """The rollouts in state ``running``, from the migration status (needs an admin token;
+        tolerates a service without a rollout section)."""
         try:
             response = await self._get("/api/v4/migration/status")
         except httpx.HTTPError:
             return []
-        data = _json(response).get("data")
-        rollout = data.get("rollout") if isinstance(data, dict) else None
-        rollouts = rollout.get("rollouts") if isinstance(rollout, dict) else None
-        if not isinstance(rollouts, list):
-            return []
-        return [
-            str(r.get("name") or r.get("flag") or r.get("id") or "rollout")
-            for r in rollouts
-            if isinstance(r, dict) and r.get("state") == "running"
-        ]
+        return running_rollouts(_json(response).get("data"))
 
     async def health(self) -> dict[str, Any] | None:
         """The detailed health's data (instance, process RSS/CPU), or None when refused."""
@@ -114,6 +105,21 @@ class ServiceProbe:
             return None
         data = _json(response).get("data")
         return data if response.status_code == 200 and isinstance(data, dict) else None
+
+
+def running_rollouts(status: Any) -> list[str]:
+    """``rollout.rollouts[*]`` in state ``running`` of a migration status, described."""
+    rollout = status.get("rollout") if isinstance(status, dict) else None
+    rollouts = rollout.get("rollouts") if isinstance(rollout, dict) else None
+    if not isinstance(rollouts, list):
+        return []
+    out = []
+    for r in rollouts:
+        if isinstance(r, dict) and r.get("state") == "running":
+            name = str(r.get("flag") or r.get("id") or "?")
+            at = r.get("percentage")
+            out.append(f"{name} (at {at:g} %)" if isinstance(at, int | float) else name)
+    return out
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

@@ -135,8 +135,8 @@ class PerfRun:
         warnings: list[str] = []
         for name in await probe.running_rollouts():
             warnings.append(
-                f"rollout {name} is running: this load adds latency to what it measures "
-                "(its requests are marked synthetic and left out of the controller's figures)"
+                f"rollout of {name} is running: this load adds latency to the traffic it judges "
+                "(the load itself is marked synthetic, out of the controller's figures)"
             )
         for message in warnings:
             self.hooks.warn(message)
