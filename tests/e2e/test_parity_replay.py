@@ -128,6 +128,13 @@ def test_generated_replay_finds_no_mismatch(
 # -- planted bugs: an in-process server whose v4 the test patches ---------------------------
 
 
+SERVER_DATABASES: dict[str, str] = {}
+
+
+def patched_server_database(base: str) -> str:
+    return SERVER_DATABASES[base]
+
+
 @pytest.fixture(scope="module")
 def patched_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real HTTP server (uvicorn in a thread) over a small seeded SQLite database, with
@@ -159,8 +166,10 @@ def patched_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     while not server.started:
         assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
         time.sleep(0.05)
+    base = f"http://127.0.0.1:{port}"
+    SERVER_DATABASES[base] = url
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield base
     finally:
         server.should_exit = True
         thread.join(15)
@@ -299,13 +308,29 @@ def test_a_server_timestamp_is_noise_not_a_mismatch(
     monkeypatch.setattr(StatisticsService, "summary", stamped(v4_stats))
     requests = tmp_path / "requests.txt"
     requests.write_text("/statistics\n" * 5 + "/restaurants?sort=name\n")
-    code, doc = parity_run(patched_server, tmp_path / "report", "--requests", str(requests))
+    url = patched_server_database(patched_server)
+    code, doc = parity_run(
+        patched_server,
+        tmp_path / "report",
+        "--requests",
+        str(requests),
+        "--save-noise",
+        "--database-url",
+        url,
+    )
     assert (code, doc["mismatches"], doc["compared"]) == (0, 0, 6), doc["endpoints"]
     stats = doc["endpoints"]["GET /statistics"]
     assert stats["noise_paths"] == ["$.data.generated_at"]
     assert (stats["noise"], stats["matched"]) == (5, 0)
     assert doc["noise_paths"] == {"GET /statistics": ["$.data.generated_at"]}
     assert "`$.data.generated_at`" in (tmp_path / "report" / MARKDOWN_NAME).read_text()
+    # Saved for shadow mode, and shown by migration status.
+    assert doc["noise_saved"] == 1
+    status = bistro("migration", "status", "--json", "--database-url", url)
+    assert status.exit_code == 0, status.output
+    parity = orjson.loads(status.stdout)["parity"]
+    assert parity["noise_paths"] == {"GET /statistics": ["$.data.generated_at"]}
+    assert parity["overall"]["compared"] == 0  # replay is not shadow traffic
 
 
 def test_cli_failures_are_one_line(patched_server: str, tmp_path: Path) -> None:

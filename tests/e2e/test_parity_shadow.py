@@ -6,22 +6,25 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from bistro.legacy.statistics_sql import StatisticsSQL
 from bistro.migration.evaluation import rollout_bucket
 from bistro.migration.flags import Flag, Stage
 from bistro.migration.runtime import FlagRuntime
 from bistro.parity.redact import REDACTED
+from bistro.parity.repository import ParityRepository
 from bistro.parity.runtime import ParityRuntime
 from bistro.parity.sections import parity_section
 from bistro.parity.window import parity_window
 from bistro.restaurants import service as restaurant_service
 from bistro.restaurants.service import RestaurantService
+from bistro.statistics.service import StatisticsService
 from bistro.users import router as users_router
 from tests.support import REDIS_URL, Factory, app_client
 
@@ -270,3 +273,32 @@ async def test_the_sample_is_sticky_and_rollback_leaves_it_alone(backend: str, d
             Stage.PARTIAL,
             50,
         )
+
+
+async def test_shadow_uses_the_noise_the_last_replay_saved(
+    shadowed: Shadowed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, client, parity = shadowed
+    v3_stats, v4_stats = StatisticsSQL.statistics, StatisticsService.summary
+
+    def stamped(original: Any) -> Any:
+        async def with_now(self: Any) -> dict[str, Any]:
+            return {**await original(self), "generated_at": time.time_ns()}
+
+        return with_now
+
+    monkeypatch.setattr(StatisticsSQL, "statistics", stamped(v3_stats))
+    monkeypatch.setattr(StatisticsService, "summary", stamped(v4_stats))
+    await client.get("/api/statistics")
+    await settle(parity)
+    assert totals(parity, "statistics")["mismatched"] == 1  # nothing learned yet
+    async with app.state.bistro.db.unit_of_work() as session:
+        repo = ParityRepository(session)
+        await repo.replace_noise({"GET /statistics": ["$.data.generated_at"]}, datetime.now(UTC))
+    await parity.reload_noise()
+    await client.get("/api/statistics")
+    await settle(parity)
+    assert (totals(parity, "statistics")["noise"], totals(parity, "statistics")["compared"]) == (
+        1,
+        2,
+    )

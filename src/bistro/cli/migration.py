@@ -107,6 +107,8 @@ def status(
     """Every flag: stage, percentage, which source decided them, overrides; then traffic,
     errors and latency per version and group over the window, and the firing alerts."""
     from bistro.cli.monitoring import monitoring_report, render_report, window_seconds
+    from bistro.cli.parity import parity_report
+    from bistro.parity.sections import render_parity
 
     with cli_errors(database_url):
         seconds = window_seconds(window)
@@ -124,11 +126,15 @@ def status(
                 ),
                 **run(monitoring_report(url, seconds)),
                 "rollout": {"controller": None, "state": "no rollout controller yet"},
+                "parity": run(parity_report(url, seconds)),
             }
 
     def human(console: Any) -> None:
         flags_table(rows)(console)
         render_report(data)(console)
+        parity = data.get("parity")
+        if isinstance(parity, dict) and "overall" in parity:
+            render_parity(console, parity)
 
     emit(data, json_output=json_output, human=human)
 

@@ -18,8 +18,21 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bistro.cli.common import EXIT_FAILURE, EXIT_USAGE, JsonOption, cli_errors, emit, fail, run
+from bistro.cli.common import (
+    EXIT_FAILURE,
+    EXIT_USAGE,
+    DatabaseUrlOption,
+    JsonOption,
+    cli_errors,
+    database_settings,
+    emit,
+    ensure_reachable,
+    fail,
+    run,
+)
 from bistro.cli.common import progress as progress_bar
+from bistro.core.clock import SystemClock
+from bistro.core.database import Database
 from bistro.parity.generate import (
     ReplayRequest,
     RequestFileError,
@@ -29,6 +42,8 @@ from bistro.parity.generate import (
 )
 from bistro.parity.replay import Replayer
 from bistro.parity.report import report_document, write_report
+from bistro.parity.repository import ParityRepository
+from bistro.parity.sections import parity_section
 
 app = typer.Typer(help="v3/v4 response parity: offline replay and comparison.")
 
@@ -62,6 +77,13 @@ def run_command(
     ignore: list[str] = typer.Option(
         [], "--ignore", help="A JSON path compared for presence only, everywhere (repeatable)."
     ),
+    save_noise: bool = typer.Option(
+        False,
+        "--save-noise",
+        help="Store the noise found in the service's database, for shadow mode (replaces the "
+        "last replay's).",
+    ),
+    database_url: DatabaseUrlOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Replay GET requests against /api/v3 (twice, to learn noise) and /api/v4 on one
@@ -94,6 +116,10 @@ def run_command(
                 show_progress=not json_output,
             )
         )
+        if save_noise:
+            url = database_settings(database_url).url
+            run(ensure_reachable(url))
+            doc["noise_saved"] = run(store_noise(url, doc["noise_paths"]))
         json_path, md_path = write_report(doc, output)
     doc["report_files"] = {"json": str(json_path), "markdown": str(md_path)}
     emit(doc, json_output=json_output, human=render(doc))
@@ -145,6 +171,26 @@ async def _replay(
     return report_document(
         result, base_url=base_url, started_at=started, max_mismatch_rate=max_mismatch_rate
     )
+
+
+async def store_noise(url: str, learned: dict[str, list[str]]) -> int:
+    """Replace the stored noise with this replay's; returns the number of paths stored."""
+    db = Database(database_settings(url))
+    try:
+        async with db.unit_of_work() as session:
+            return await ParityRepository(session).replace_noise(learned, datetime.now(UTC))
+    finally:
+        await db.dispose()
+
+
+async def parity_report(url: str, seconds: int) -> dict[str, Any]:
+    """The parity status section, read from the database at ``url``."""
+    db = Database(database_settings(url))
+    try:
+        async with db.unit_of_work() as session:
+            return await parity_section(session, SystemClock(), seconds)
+    finally:
+        await db.dispose()
 
 
 def render(doc: dict[str, Any]) -> Callable[[Console], None]:
