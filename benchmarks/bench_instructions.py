@@ -38,11 +38,16 @@ sys.path[:0] = [
 
 import httpx  # noqa: E402
 import orjson  # noqa: E402
-from benchmarks.bench_service import ADMIN_URL, SCENARIOS, Probe, Scenario  # noqa: E402
+from benchmarks.bench_service import (  # noqa: E402
+    ADMIN_URL,
+    SCENARIOS,
+    Probe,
+    Scenario,
+    make_server,
+)
 from benchmarks.bench_service import SERVERS as SERVICE_SERVERS  # noqa: E402
 from benchmarks.benchlib import (  # noqa: E402
     BenchError,
-    Server,
     create_database,
     drop_database,
     ensure_debian_tool,
@@ -74,7 +79,8 @@ class CountedServer:
             "--instr-atstart=no",
             f"--callgrind-out-file={self.out}",
         ]
-        self.server = Server(name, url, core, SERVERS[name], launcher=launcher, start_timeout=300.0)
+        self.server = make_server(name, url, core, launcher=launcher, start_timeout=300.0)
+        self.server.env = SERVERS[name]
 
     def start(self) -> None:
         self.server.start()

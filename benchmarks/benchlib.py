@@ -128,6 +128,13 @@ class Server:
     # Run the interpreter under this (e.g. valgrind), which may need longer to start.
     launcher: list[str] = field(default_factory=list)
     start_timeout: float = 60.0
+    # The app it serves (a baseline app is its own minimal app), and the path that answers
+    # 200 once it is up.
+    app_factory: str = APP_FACTORY
+    ready_path: str = "/readyz"
+    # Where Bistro's counters are read (cache hits, access-log lines dropped); None for a
+    # baseline app, which has none.
+    stats_path: str | None = "/bench/cache-stats"
 
     @property
     def base(self) -> str:
@@ -151,7 +158,7 @@ class Server:
             sys.executable,
             "-m",
             "uvicorn",
-            APP_FACTORY,
+            self.app_factory,
             "--factory",
             "--host",
             "127.0.0.1",
@@ -176,7 +183,7 @@ class Server:
             if self.process.poll() is not None:
                 raise BenchError(f"server {self.name} exited: {self.log_tail()}")
             try:
-                if httpx.get(f"{self.base}/readyz", timeout=2).status_code == 200:
+                if httpx.get(f"{self.base}{self.ready_path}", timeout=2).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
@@ -209,6 +216,12 @@ class Server:
         assert self.process is not None
         times = psutil.Process(self.process.pid).cpu_times()
         return float(times.user + times.system)
+
+    def stats(self) -> dict[str, int]:
+        if self.stats_path is None:
+            return {}
+        found: dict[str, int] = self.get(self.stats_path).json()
+        return found
 
     def get(self, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
         return httpx.get(self.base + path, timeout=10, headers=headers)

@@ -2,37 +2,43 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 import bistro
 from bistro.core.cache import Cache
+from bistro.core.cache.fastpath import CacheHitFastPath, FastPathIndex
+from bistro.core.cache.web import FAST_PATH_INDEX
 from bistro.core.clock import Clock, SystemClock
 from bistro.core.database import Database
 from bistro.core.handlers import install_error_handlers
-from bistro.core.logging import configure_logging
+from bistro.core.logging import configure_logging, json_lines
 from bistro.core.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from bistro.core.responses import JSONBytes, success
 from bistro.core.security import PasswordHashing
 from bistro.core.settings import Settings, get_settings
-from bistro.core.state import AppState
+from bistro.core.state import INSTANCE_KEY, AppState
 from bistro.legacy.router import router as v3_router
 from bistro.migration.api import router as migration_router
 from bistro.migration.router import StableRouter
 from bistro.migration.runtime import FlagRuntime
+from bistro.migration.status import STATUS_SECTIONS, StatusContext, build_status
+from bistro.monitoring.access_log import ACCESS_LOG_KEY, AccessLog
 from bistro.monitoring.middleware import MetricsMiddleware
 from bistro.monitoring.prom import PrometheusExporter
 from bistro.monitoring.recorder import Recorder
-from bistro.monitoring.router import STATIC_DIR
+from bistro.monitoring.router import DASHBOARD_PANELS_KEY, STATIC_DIR
 from bistro.monitoring.router import router as monitoring_router
 from bistro.monitoring.runtime import STATE_KEY as MONITORING_KEY
 from bistro.monitoring.runtime import Monitoring
-from bistro.monitoring.sections import register_status_sections
+from bistro.monitoring.sections import STATUS_SECTIONS as MONITORING_SECTIONS
 from bistro.parity.layer import ShadowLayer
 from bistro.parity.runtime import STATE_KEY as PARITY_KEY
 from bistro.parity.runtime import ParityRuntime
@@ -79,6 +85,28 @@ def _include_flat(app: FastAPI, router: APIRouter, prefix: str) -> None:
         )
 
 
+def compose_status_sections() -> None:
+    """The migration status: the migration feature's sections, then monitoring's (once).
+
+    Composed here, in the wiring, so neither feature imports the other."""
+    names = {name for name, _ in STATUS_SECTIONS}
+    for name, section in MONITORING_SECTIONS:
+        if name not in names:
+            STATUS_SECTIONS.append((name, section))
+
+
+def dashboard_panels(state: AppState) -> Callable[[AsyncSession], Awaitable[dict[str, Any]]]:
+    """The dashboard's flag and rollout panels: those sections of the status."""
+
+    async def panels(session: AsyncSession) -> dict[str, Any]:
+        runtime = state.extras["flags"]
+        ctx = StatusContext(runtime, session, {"app_state": state})
+        wanted = [(name, s) for name, s in STATUS_SECTIONS if name in ("flags", "rollout")]
+        return await build_status(ctx, wanted)
+
+    return panels
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.server.log_format, settings.server.log_level)
@@ -90,6 +118,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     flags = FlagRuntime(settings.flags, clock=clock)
     # Parity's shadow runner and counters (BISTRO_PARITY_*, validated here).
     parity = ParityRuntime(ParitySettings(), clock or SystemClock(), exporter.registry)
+    fast_path = FastPathIndex()
+    # The access log's writer: lines queued by the metrics middleware, written in batches.
+    access_log = AccessLog(json_lines=json_lines(settings.server.log_format))
     # The router resolves signed-in subjects with the users feature's live-token query.
     flags.tokens.lookup = principal_for_token
 
@@ -101,15 +132,22 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             db=db,
             hashing=PasswordHashing(settings.auth),
             clock=clock or SystemClock(),
+            principals=principal_for_token,
         )
         cache = Cache(settings.cache, state.clock)
         await cache.start()
         state.extras["cache"] = cache
+        fast_path.cache = cache
+        state.extras[FAST_PATH_INDEX] = fast_path
+        state.extras[ACCESS_LOG_KEY] = access_log
+        access_log.start()
         app.state.bistro = state
         monitoring = Monitoring(settings, db, state.clock, recorder, exporter, cache=cache)
         state.extras[MONITORING_KEY] = monitoring
+        state.extras[INSTANCE_KEY] = monitoring.instance
         await monitoring.start()
         state.extras["flags"] = flags
+        state.extras[DASHBOARD_PANELS_KEY] = dashboard_panels(state)
         await flags.start(db)
         state.extras[PARITY_KEY] = parity
         parity.instance = monitoring.instance
@@ -123,6 +161,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         finally:
             await parity.stop()
             await monitoring.stop()
+            await access_log.stop()
             await cache.close()
             await flags.stop()
             await db.dispose()
@@ -151,7 +190,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(v3_router, prefix=V3)  # made of sub-routers: included as they are
     app.include_router(users_v4_router, prefix=V4)
     app.include_router(monitoring_router)
-    register_status_sections()
+    compose_status_sections()
     register_parity_section()
     app.mount("/dashboard/static", StaticFiles(directory=STATIC_DIR), name="dashboard-static")
     app.include_router(migration_router, prefix=V4)
@@ -182,19 +221,30 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             return JSONBytes(body, status_code=503)
         return success({"status": "ready", "database": state.db.dialect})
 
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.server.max_body_bytes)
-    # An admin's X-Bistro-Source: synthetic (bistro perf) is recorded as synthetic traffic.
-    app.add_middleware(SyntheticSourceMarker, lookup=principal_for_token)
-    # Inside the request-id middleware (the access log carries the id), outside the body
-    # limit (413s are counted); the stable-path router goes outside this one.
+    # The layers every request passes, in the order it meets them (outermost first):
+    # 1. the request id (and the one ``send`` wrapper that notes what goes out);
+    # 2. the stable-path router: version, group, flag decisions into the request context;
+    # 3. parity's shadow layer (it reads the version the router chose; its shadow runs go
+    #    through the layers below, marked as shadow traffic);
+    # 4. metrics and the access log (they see the rewritten path and the chosen version);
+    # 5. an admin's X-Bistro-Source: synthetic (bistro perf) marked as synthetic traffic;
+    # 6. the body-size limit (its 413s are counted);
+    # 7. the cache-hit fast path, last: a hit it answers has been through all of the above.
+    layers: list[tuple[Any, dict[str, Any]]] = [
+        (RequestIdMiddleware, {}),
+        (StableRouter, {"runtime": flags}),
+        (ShadowLayer, {"runtime": parity, "flags": flags}),
+    ]
     if settings.monitoring.request_metrics:
-        app.add_middleware(
-            MetricsMiddleware, recorder=recorder, access_log=settings.monitoring.access_log
-        )
-    # Inside the router (it reads the version the router chose), outside the metrics (its
-    # shadow runs go through them, marked as shadow traffic).
-    app.add_middleware(ShadowLayer, runtime=parity, flags=flags)
-    # Outside the metrics: they see the rewritten path and the version the router chose.
-    app.add_middleware(StableRouter, runtime=flags)
-    app.add_middleware(RequestIdMiddleware)
+        metrics_options = {
+            "recorder": recorder,
+            "access_log": settings.monitoring.access_log,
+            "writer": access_log,
+        }
+        layers.append((MetricsMiddleware, metrics_options))
+    layers.append((SyntheticSourceMarker, {"lookup": principal_for_token}))
+    layers.append((BodySizeLimitMiddleware, {"max_bytes": settings.server.max_body_bytes}))
+    layers.append((CacheHitFastPath, {"index": fast_path}))
+    for layer, options in reversed(layers):  # add_middleware puts each outside the last
+        app.add_middleware(layer, **options)
     return app

@@ -281,7 +281,7 @@ async def test_200_concurrent_reviews_keep_the_aggregate_exact(postgres_url: str
 
 @pytest.mark.postgres
 async def test_concurrent_duplicate_reviews_are_one_201_and_409s(postgres_url: str) -> None:
-    """The pre-check races; the unique constraint decides, and the loser gets 409, not 500."""
+    """No pre-check: the unique constraint decides, and the losers get 409, not 500."""
     async with app_client(postgres_url) as (app, client):
         factory = Factory(app)
         rest = await factory.restaurant()

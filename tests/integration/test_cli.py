@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from bistro.cli.main import app
 from bistro.core.migrate import current
+from bistro.core.rating import PRIOR_MEAN, PRIOR_WEIGHT
 from bistro.restaurants.hours import week_intervals
-from bistro.restaurants.models import PRIOR_MEAN, PRIOR_WEIGHT
 from tests.support import create_postgres_database, drop_postgres_database, truncate_all
 
 runner = CliRunner()

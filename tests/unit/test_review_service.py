@@ -1,4 +1,7 @@
-"""ReviewService with an in-memory repository: ownership, duplicates and aggregate deltas."""
+"""ReviewService with an in-memory repository: ownership, duplicates and aggregate deltas.
+
+The fake enforces what the real repository's constraints enforce, answering with the same
+domain errors (the real mapping is tested on both databases in tests/e2e/test_reviews_api)."""
 
 from __future__ import annotations
 
@@ -7,11 +10,11 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from sqlalchemy.exc import IntegrityError
 
 from bistro.core.auth import Principal
 from bistro.core.clock import FakeClock
 from bistro.core.errors import Conflict, Forbidden, NotFound
+from bistro.reviews.errors import duplicate_review, restaurant_not_found
 from bistro.reviews.schemas import ReviewCreate, ReviewUpdate
 from bistro.reviews.service import ReviewService
 
@@ -25,7 +28,7 @@ class FakeReviews:
         self.restaurants = restaurants
         self.rows: dict[int, dict[str, Any]] = {}
         self.aggregate: dict[int, tuple[int, int]] = {r: (0, 0) for r in restaurants}
-        self.race_unique = False  # simulate a concurrent insert winning after the pre-check
+        self.inserts = 0
 
     async def page(self, **kwargs: Any) -> tuple[Sequence[Mapping[str, Any]], int]:
         rows = [
@@ -37,18 +40,16 @@ class FakeReviews:
         row = self.rows.get(review_id)
         return None if row is None else dict(row)
 
-    async def restaurant_exists(self, restaurant_id: int) -> bool:
-        return restaurant_id in self.restaurants
-
-    async def by_author(self, user_id: int, restaurant_id: int) -> int | None:
-        for row in self.rows.values():
-            if (row["user_id"], row["restaurant_id"]) == (user_id, restaurant_id):
-                return int(row["id"])
-        return None
-
     async def create(self, values: Mapping[str, Any]) -> int:
-        if self.race_unique:
-            raise IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed: reviews"))
+        self.inserts += 1
+        if values["restaurant_id"] not in self.restaurants:  # the foreign key
+            raise restaurant_not_found(values["restaurant_id"])
+        for row in self.rows.values():  # the unique key (author, restaurant)
+            if (row["user_id"], row["restaurant_id"]) == (
+                values["user_id"],
+                values["restaurant_id"],
+            ):
+                raise duplicate_review(values["restaurant_id"])
         new_id = len(self.rows) + 1
         self.rows[new_id] = {"id": new_id, **values}
         return new_id
@@ -79,13 +80,12 @@ async def test_create_moves_aggregate_and_duplicates_are_409() -> None:
     with pytest.raises(Conflict) as info:
         await svc.create(ANA, ReviewCreate(restaurant_id=10, rating=5, text="again"))
     assert info.value.code == "DUPLICATE_REVIEW"
-    repo.race_unique = True  # the pre-check passes, the unique constraint catches it
-    with pytest.raises(Conflict) as info:
-        await svc.create(BOB, ReviewCreate(restaurant_id=10, rating=5, text="race"))
-    assert info.value.code == "DUPLICATE_REVIEW"
-    assert repo.aggregate[10] == (1, 4)
-    with pytest.raises(NotFound):
+    assert repo.aggregate[10] == (1, 4)  # a refused insert moves nothing
+    with pytest.raises(NotFound) as missing:
         await svc.create(BOB, ReviewCreate(restaurant_id=99, rating=5, text="nowhere"))
+    assert missing.value.code == "RESTAURANT_NOT_FOUND"
+    # Nothing is read first: each create went straight to the insert.
+    assert repo.inserts == 3
 
 
 async def test_only_author_or_admin_changes_and_deltas_are_exact() -> None:

@@ -23,7 +23,9 @@ class Recorder:
 
 
 class FakeUsers(Recorder):
-    async def get(self, id_: int) -> User | None:
+    async def get(self, id_: int, *, for_update: bool = False) -> User | None:
+        if for_update:
+            self.calls.append(("lock_user", id_))
         return User(
             id=id_, email=f"u{id_}@example.com", password_hash="x", display_name="U", role="user"
         )
@@ -53,11 +55,16 @@ async def test_delete_fixes_aggregates_first() -> None:
     )
     admin = Principal(1, "admin", "root@example.com", "Root")
     await service.delete(admin, 7)
-    assert calls == [("revoke_all", 7), ("remove_contributions", 7), ("delete_user", 7)]
+    assert calls == [
+        ("lock_user", 7),
+        ("revoke_all", 7),
+        ("remove_contributions", 7),
+        ("delete_user", 7),
+    ]
     calls.clear()
     with pytest.raises(Forbidden):
         await service.delete(admin, 1)
-    assert calls == []
+    assert calls == [("lock_user", 1)]
 
 
 class FakeUserStore:

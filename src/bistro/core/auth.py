@@ -7,7 +7,11 @@ service); what they share lives here: the principal itself, reading the bearer t
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bistro.core.errors import Forbidden, Unauthorized
 
@@ -24,6 +28,13 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+
+# (session or connection, token digest, now) -> the user a live token belongs to. The users
+# feature provides it; the app wires it in (``AppState.principals``, the stable-path router).
+PrincipalLookup = Callable[
+    [AsyncSession | AsyncConnection, str, datetime], Awaitable[Principal | None]
+]
 
 
 def bearer_token(authorization: str | None) -> str | None:

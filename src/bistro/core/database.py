@@ -8,7 +8,7 @@ from the cache never touches the pool.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, overload
@@ -187,6 +187,15 @@ def _give_back(raw: PoolProxiedConnection, discard: bool) -> None:
 Executor = AsyncSession | AsyncConnection | ReadConnection
 
 
+_AFTER_COMMIT = "after_commit"
+
+
+def after_commit(session: AsyncSession, hook: Callable[[], Awaitable[object]]) -> None:
+    """Run ``hook`` after the unit of work that owns ``session`` commits (never if it rolls
+    back). Code handed a session does not commit it: it says what must follow the commit."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(hook)
+
+
 class Database:
     """The process's engine and session factory."""
 
@@ -222,7 +231,11 @@ class Database:
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
-        """A session that commits when the block succeeds and rolls back when it raises."""
+        """A session that commits when the block succeeds and rolls back when it raises.
+
+        Work registered with :func:`after_commit` runs once the commit is done and the
+        connection is back in the pool; a rollback drops it.
+        """
         session = self.sessionmaker()
         try:
             yield session
@@ -231,7 +244,10 @@ class Database:
             await session.rollback()
             raise
         finally:
+            hooks = session.info.pop(_AFTER_COMMIT, ())
             await session.close()
+        for hook in hooks:
+            await hook()
 
     async def dispose(self) -> None:
         await self.engine.dispose()

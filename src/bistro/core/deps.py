@@ -1,13 +1,15 @@
-"""Every dependency alias in one module: routes declare what they need by type."""
+"""The dependencies every feature shares: app state, the request's unit of work, the principal.
+
+Each feature declares its own services' dependencies (``<feature>/deps.py``); this module
+knows no feature. The principal is found with the lookup the app wires into ``AppState``
+(the users feature's live-token query), so ``core`` needs nothing of the users feature.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import timedelta
-from functools import lru_cache
 from typing import Annotated, Generic, TypeVar
-from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,16 +24,8 @@ from bistro.core.auth import (
 from bistro.core.cache import flush_invalidations
 from bistro.core.context import context_of
 from bistro.core.database import Executor
+from bistro.core.security import token_digest
 from bistro.core.state import AppState
-from bistro.migration.runtime import FlagRuntime
-from bistro.restaurants.repository import RestaurantRepository
-from bistro.restaurants.service import RestaurantService
-from bistro.reviews.repository import ReviewRepository
-from bistro.reviews.service import ReviewService
-from bistro.statistics.repository import StatisticsRepository
-from bistro.statistics.service import StatisticsService
-from bistro.users.repository import TokenRepository, UserRepository
-from bistro.users.service import UserService
 
 S = TypeVar("S")
 
@@ -44,14 +38,6 @@ async def get_state(request: Request) -> AppState:
 
 
 StateDep = Annotated[AppState, Depends(get_state)]
-
-
-def get_flag_runtime(state: StateDep) -> FlagRuntime:
-    runtime: FlagRuntime = state.extras["flags"]
-    return runtime
-
-
-FlagRuntimeDep = Annotated[FlagRuntime, Depends(get_flag_runtime)]
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -70,61 +56,9 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-async def get_user_service(state: StateDep, session: SessionDep) -> UserService:
-    return UserService(
-        UserRepository(session),
-        TokenRepository(session),
-        state.hashing,
-        timedelta(hours=state.settings.auth.token_ttl_hours),
-        state.clock,
-        reviews=ReviewRepository(session),
-    )
-
-
-UserServiceDep = Annotated[UserService, Depends(get_user_service)]
-
-
-@lru_cache(maxsize=8)
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
-
-
-def build_restaurant_service(state: AppState, session: Executor) -> RestaurantService:
-    return RestaurantService(
-        RestaurantRepository(session), state.clock, _zone(state.settings.server.timezone)
-    )
-
-
-def build_review_service(state: AppState, session: Executor) -> ReviewService:
-    return ReviewService(ReviewRepository(session), state.clock)
-
-
-def build_statistics_service(state: AppState, session: Executor) -> StatisticsService:
-    return StatisticsService(StatisticsRepository(session))
-
-
-async def get_restaurant_service(state: StateDep, session: SessionDep) -> RestaurantService:
-    return build_restaurant_service(state, session)
-
-
-RestaurantServiceDep = Annotated[RestaurantService, Depends(get_restaurant_service)]
-
-
-async def get_review_service(state: StateDep, session: SessionDep) -> ReviewService:
-    return build_review_service(state, session)
-
-
-ReviewServiceDep = Annotated[ReviewService, Depends(get_review_service)]
-
-
-async def get_statistics_service(state: StateDep, session: SessionDep) -> StatisticsService:
-    return build_statistics_service(state, session)
-
-
-StatisticsServiceDep = Annotated[StatisticsService, Depends(get_statistics_service)]
-
-
-async def optional_principal(request: Request, users: UserServiceDep) -> Principal | None:
+async def optional_principal(
+    request: Request, state: StateDep, session: SessionDep
+) -> Principal | None:
     token = bearer_token(request.headers.get("authorization"))
     if token is None:
         return None
@@ -132,7 +66,10 @@ async def optional_principal(request: Request, users: UserServiceDep) -> Princip
     # The stable-path router may have looked this token up already (this request, fresh).
     principal = context.principal if context.principal_resolved else None
     if not context.principal_resolved:
-        principal = await users.authenticate(token)
+        lookup = state.principals
+        if lookup is None:
+            raise RuntimeError("no principal lookup is wired into the app state")
+        principal = await lookup(session, token_digest(token), state.clock.now())
         context.principal, context.principal_resolved = principal, True
     if principal is None:
         raise invalid_token()
@@ -156,8 +93,6 @@ async def admin_principal(principal: CurrentUser) -> Principal:
 AdminUser = Annotated[Principal, Depends(admin_principal)]
 
 
-# The read openers take the request itself, not StateDep: the hottest routes resolve one
-# dependency fewer (FastAPI's resolution costs several microseconds per dependency).
 class ServiceOpener(Generic[S]):
     """Opens a service on its own read connection only when called (``async with opener() as s``).
 
@@ -174,29 +109,3 @@ class ServiceOpener(Generic[S]):
     async def __call__(self) -> AsyncIterator[S]:
         async with self.state.db.reader() as connection:
             yield self.build(self.state, connection)
-
-
-def restaurant_reads_of(request: Request) -> ServiceOpener[RestaurantService]:
-    """The opener itself, for the hottest route (one dependency fewer to resolve)."""
-    return ServiceOpener(request.app.state.bistro, build_restaurant_service)
-
-
-async def restaurant_reads(request: Request) -> ServiceOpener[RestaurantService]:
-    return restaurant_reads_of(request)
-
-
-RestaurantReadsDep = Annotated[ServiceOpener[RestaurantService], Depends(restaurant_reads)]
-
-
-async def review_reads(request: Request) -> ServiceOpener[ReviewService]:
-    return ServiceOpener(request.app.state.bistro, build_review_service)
-
-
-ReviewReadsDep = Annotated[ServiceOpener[ReviewService], Depends(review_reads)]
-
-
-async def statistics_reads(request: Request) -> ServiceOpener[StatisticsService]:
-    return ServiceOpener(request.app.state.bistro, build_statistics_service)
-
-
-StatisticsReadsDep = Annotated[ServiceOpener[StatisticsService], Depends(statistics_reads)]

@@ -8,8 +8,13 @@ import sys
 import structlog
 
 
+def json_lines(fmt: str) -> bool:
+    """Whether logs are JSON lines (else readable lines for a terminal)."""
+    return fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+
+
 def configure_logging(fmt: str = "auto", level: str = "info") -> None:
-    use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+    use_json = json_lines(fmt)
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
     )

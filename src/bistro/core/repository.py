@@ -21,8 +21,9 @@ class Repository(Generic[ModelT]):
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def get(self, id_: int) -> ModelT | None:
-        return await self.session.get(self.model, id_)
+    async def get(self, id_: int, *, for_update: bool = False) -> ModelT | None:
+        """By primary key; ``for_update`` locks the row (and reads it afresh) until commit."""
+        return await self.session.get(self.model, id_, with_for_update=for_update or None)
 
     async def add(self, obj: ModelT) -> ModelT:
         self.session.add(obj)

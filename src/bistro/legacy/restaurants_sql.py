@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bistro.core.rating import PRIOR_MEAN
 from bistro.legacy.hours import week_intervals
 from bistro.legacy.sql import (
     RESTAURANT_COLUMNS,
@@ -17,7 +18,6 @@ from bistro.legacy.sql import (
     restaurant_out,
     sql,
 )
-from bistro.restaurants.models import PRIOR_MEAN
 
 # Equirectangular distance: kilometres per degree on a sphere of radius 6371 km.
 KM_PER_DEGREE = 6371.0 * math.pi / 180.0

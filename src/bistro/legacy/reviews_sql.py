@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from bistro.core.errors import Conflict, Forbidden, NotFound
+from bistro.core.rating import bayesian_score_sql
 from bistro.legacy.sql import (
     REVIEW_COLUMNS,
     REVIEW_RETURNING,
@@ -17,7 +18,6 @@ from bistro.legacy.sql import (
     review_out,
     sql,
 )
-from bistro.restaurants.models import PRIOR_MEAN, PRIOR_WEIGHT
 
 REVIEW_ORDER = {
     "newest": "v.created_at DESC, v.id ASC",
@@ -32,8 +32,7 @@ _AGGREGATE = sql(
     "rating_sum = rating_sum + :ds, "
     "rating_avg = CASE WHEN review_count + :dc > 0 "
     "THEN (rating_sum + :ds) * 1.0 / (review_count + :dc) ELSE 0.0 END, "
-    f"rating_score = (rating_sum + :ds + {PRIOR_MEAN * PRIOR_WEIGHT!r}) * 1.0 "
-    f"/ (review_count + :dc + {PRIOR_WEIGHT}) "
+    f"rating_score = {bayesian_score_sql('rating_sum + :ds', 'review_count + :dc')}"
     ", updated_at = :now WHERE id = :rid",
     binds={"now": UTC_DATETIME},
 )

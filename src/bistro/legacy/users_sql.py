@@ -9,8 +9,8 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
 from bistro.core.errors import Conflict
+from bistro.core.rating import bayesian_score_sql
 from bistro.legacy.sql import UTC_DATETIME, SQLBase, sql
-from bistro.restaurants.models import PRIOR_MEAN, PRIOR_WEIGHT
 
 USER_COLUMNS = "u.id, u.email, u.display_name, u.role, u.created_at"
 _USER_TYPES = {"created_at": UTC_DATETIME}
@@ -150,8 +150,8 @@ class UserSQL(SQLBase):
                 "UPDATE restaurants SET "
                 "rating_avg = CASE WHEN review_count > 0 "
                 "THEN rating_sum * 1.0 / review_count ELSE 0.0 END, "
-                f"rating_score = (rating_sum + {PRIOR_MEAN * PRIOR_WEIGHT!r}) * 1.0 "
-                f"/ (review_count + {PRIOR_WEIGHT}), updated_at = :now "
+                f"rating_score = {bayesian_score_sql('rating_sum', 'review_count')}, "
+                "updated_at = :now "
                 f"WHERE {touched}",
                 binds={"now": UTC_DATETIME},
             ),

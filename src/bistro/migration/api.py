@@ -16,9 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bistro.core.auth import Principal
 from bistro.core.clock import utcnow
-from bistro.core.deps import AdminUser, FlagRuntimeDep, SessionDep
+from bistro.core.deps import AdminUser, SessionDep
 from bistro.core.errors import ValidationFailed, error_responses
 from bistro.core.responses import Envelope, JSONBytes, success
+from bistro.core.state import INSTANCE_KEY
+from bistro.core.windows import parse_window
+from bistro.migration.deps import FlagRuntimeDep
 from bistro.migration.flags import InvalidFlagValue, parse_stage, parse_version
 from bistro.migration.operations import (
     audit_view,
@@ -31,8 +34,6 @@ from bistro.migration.runtime import FlagRuntime
 from bistro.migration.schemas import FlagUpdateIn, MigrationStepIn, OverrideIn, RollbackIn
 from bistro.migration.smoke import run_endpoint_checks
 from bistro.migration.status import StatusContext, build_status, flag_view
-from bistro.monitoring.runtime import STATE_KEY as MONITORING_KEY
-from bistro.monitoring.stats import parse_window
 
 router = APIRouter(prefix="/migration", tags=["migration control plane"])
 ERRORS = error_responses(401, 403, 422)
@@ -231,9 +232,8 @@ async def endpoint_test(request: Request, ctl: ControlDep) -> JSONBytes:
 def _cache_view(request: Request) -> dict[str, Any]:
     """This instance's cache: its counters since start, TTLs and whether Redis backs it."""
     state = request.app.state.bistro
-    monitoring = state.extras.get(MONITORING_KEY)
     cache = state.extras.get("cache")
-    view: dict[str, Any] = {"instance": monitoring.instance if monitoring is not None else None}
+    view: dict[str, Any] = {"instance": state.extras.get(INSTANCE_KEY)}
     if cache is None or not cache.enabled:
         return view | {"enabled": False}
     return view | {

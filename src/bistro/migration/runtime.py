@@ -14,7 +14,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bistro.core.clock import Clock, SystemClock
-from bistro.core.database import Database
+from bistro.core.database import Database, after_commit
 from bistro.core.settings import FlagSettings
 from bistro.migration.env import EnvPins, load_env_pins
 from bistro.migration.evaluation import Snapshot
@@ -78,15 +78,16 @@ class FlagRuntime:
     async def changing(self, session: AsyncSession | None = None) -> AsyncIterator[FlagService]:
         """One change as one transaction; this instance sees it as soon as it commits.
 
-        With ``session`` (a request's unit of work) the change commits in it, here, so the
-        reload that follows sees it (on SQLite the pool has one connection: no second session).
+        With ``session`` (a request's unit of work) the change is part of the request's
+        transaction, which commits at the request's edge; the snapshot reloads after that
+        commit (on its own connection: on SQLite the pool has just one).
         """
         if session is not None:
             yield self.service(session)
-            await session.commit()
-        else:
-            async with self.database().unit_of_work() as own:
-                yield self.service(own)
+            after_commit(session, self.refresh)
+            return
+        async with self.database().unit_of_work() as own:
+            yield self.service(own)
         await self.refresh()
 
     @asynccontextmanager

@@ -18,18 +18,11 @@ import hashlib
 import re
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
-from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from bistro.core.auth import Principal
+from bistro.core.auth import PrincipalLookup
 from bistro.core.clock import Clock, SystemClock
 from bistro.core.context import RequestContext
 from bistro.core.database import Database
-
-# (connection, token digest, now) -> the user a live token belongs to.
-PrincipalLookup = Callable[[AsyncConnection, str, datetime], Awaitable[Principal | None]]
 
 COOKIE_NAME = "bistro_client_id"
 COOKIE_MAX_AGE = 400 * 24 * 3600  # the longest browsers keep a cookie

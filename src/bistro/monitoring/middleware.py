@@ -26,6 +26,7 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bistro.core.context import RequestContext, context_of
+from bistro.monitoring.access_log import AccessLog
 from bistro.monitoring.recorder import (
     CLIENT_ABORT,
     DIRECT,
@@ -47,10 +48,13 @@ class MetricsMiddleware:
         *,
         access_log: bool = True,
         timer: Callable[[], float] = time.perf_counter,
+        writer: AccessLog | None = None,
     ) -> None:
         self.app = app
         self.recorder = recorder
         self.timer = timer
+        # With a writer, access-log lines are queued and written off the request path.
+        self.writer = writer
         # One logger per app, bound after the app configured logging; when its level filters
         # info out, the call is skipped altogether (building its arguments costs too).
         self.log = structlog.get_logger("bistro.access").bind()
@@ -83,7 +87,26 @@ class MetricsMiddleware:
             status, sent = context.status, context.body_bytes
             key = self._key(scope, context, CLIENT_ABORT if context.client_aborted else status)
             self.recorder.record(key, latency, sent)
-            if self.access_log:
+            if self.access_log and self.writer is not None:
+                self.writer.record(
+                    time.time(),
+                    (
+                        context.request_id,
+                        scope["method"],
+                        scope["path"],
+                        key[0],
+                        key[1],
+                        key[3],
+                        status,
+                        key[4],
+                        round(latency * 1000, 3),
+                        round((ended - started) * 1000, 3),
+                        sent,
+                        context.stable_path,
+                        context.flag_reason,
+                    ),
+                )
+            elif self.access_log:
                 self.log.info(
                     "request",
                     request_id=context.request_id,

@@ -12,12 +12,14 @@ from starlette.responses import FileResponse, Response
 from bistro.core.deps import OptionalUser, SessionDep
 from bistro.core.errors import Forbidden, Unauthorized, error_responses
 from bistro.core.responses import JSONBytes, dumps, success
-from bistro.migration.status import StatusContext, flags_section
 from bistro.monitoring.runtime import STATE_KEY, Monitoring
-from bistro.monitoring.sections import alerts_section, rollout_status_section
+from bistro.monitoring.sections import alerts_section
 from bistro.monitoring.stats import parse_window
 
 STATIC_DIR = Path(__file__).parent / "static"
+# In the app state's extras: ``async (session) -> {"flags": ..., "rollout": ...}``, the
+# dashboard's flag and rollout panels, composed by the app's wiring from other features.
+DASHBOARD_PANELS_KEY = "dashboard_panels"
 
 router = APIRouter(tags=["monitoring"])
 
@@ -91,11 +93,9 @@ async def migration_monitoring(
     data = await monitoring.pipeline.summary_and_series(seconds, step, session)
     data["alerts"] = await alerts_section(session)
     # The dashboard's flag and rollout panels (this route is viewable in demo mode too).
-    runtime = request.app.state.bistro.extras.get("flags")
-    if runtime is not None:
-        ctx = StatusContext(runtime, session, {"app_state": request.app.state.bistro})
-        data["flags"] = await flags_section(ctx)
-        data["rollout"] = await rollout_status_section(ctx)
+    panels = request.app.state.bistro.extras.get(DASHBOARD_PANELS_KEY)
+    if panels is not None:
+        data.update(await panels(session))
     data["instance"] = monitoring.instance
     return success(data)
 

@@ -8,14 +8,13 @@ flushed buckets), so they need no running app: the CLI calls them with its own s
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bistro.core.clock import Clock
-from bistro.migration.status import STATUS_SECTIONS, StatusContext
 from bistro.monitoring.repository import AlertRepository, MetricsRepository
 from bistro.monitoring.stats import parse_window, window_summary
 
@@ -112,8 +111,20 @@ def render_alerts(console: Console, alerts: dict[str, Any]) -> None:
 
 
 # -- the migration status view (``GET /api/v4/migration/status``, ``bistro migration status``)
+# The status is composed in the app's wiring (``bistro.app``) from the migration feature's
+# sections and these: monitoring knows only the shape of the context a section is given.
 
 DEFAULT_WINDOW = "5m"
+
+
+class StatusContext(Protocol):
+    """What a status section is given (``bistro.migration.status.StatusContext`` has it)."""
+
+    @property
+    def session(self) -> AsyncSession | None: ...
+
+    @property
+    def extras(self) -> dict[str, Any]: ...
 
 
 def status_window(ctx: StatusContext) -> int:
@@ -146,13 +157,9 @@ async def rollout_status_section(ctx: StatusContext) -> dict[str, Any]:
     return {"controller": None, "state": "no rollout controller yet", "decisions": []}
 
 
-def register_status_sections() -> None:
-    """Add the metrics, alerts and rollout parts to the migration status (once)."""
-    names = {name for name, _ in STATUS_SECTIONS}
-    for name, section in (
-        ("metrics", metrics_status_section),
-        ("alerts", alerts_status_section),
-        ("rollout", rollout_status_section),
-    ):
-        if name not in names:
-            STATUS_SECTIONS.append((name, section))
+# The monitoring feature's sections of the migration status, in the order they are shown.
+STATUS_SECTIONS = (
+    ("metrics", metrics_status_section),
+    ("alerts", alerts_status_section),
+    ("rollout", rollout_status_section),
+)

@@ -18,11 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from bistro.core.clock import utcnow
 from bistro.core.database import Base, UTCDateTime
-
-# Bayesian average: each restaurant starts with PRIOR_WEIGHT imaginary reviews of PRIOR_MEAN,
-# so one 5-star review does not top the list. Stored in rating_score so the sort uses an index.
-PRIOR_MEAN = 3.0
-PRIOR_WEIGHT = 5
+from bistro.core.rating import PRIOR_MEAN
 
 
 class Restaurant(Base):

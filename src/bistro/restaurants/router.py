@@ -8,13 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from bistro.core.cache import Loaded, cached_response, invalidate_after_commit, tags
-from bistro.core.deps import (
-    AdminUser,
-    RestaurantReadsDep,
-    RestaurantServiceDep,
-    ServiceOpener,
-    restaurant_reads_of,
-)
+from bistro.core.deps import AdminUser, ServiceOpener
 from bistro.core.errors import ValidationFailed, error_responses
 from bistro.core.pagination import Page, PageDep
 from bistro.core.responses import Envelope, JSONBytes, success, success_body
@@ -23,6 +17,11 @@ from bistro.restaurants.cache import (
     list_key,
     seconds_until_next_minute,
     seconds_until_open_change,
+)
+from bistro.restaurants.deps import (
+    RestaurantReadsDep,
+    RestaurantServiceDep,
+    restaurant_reads_of,
 )
 from bistro.restaurants.geo import DEFAULT_RADIUS_KM, MAX_RADIUS_KM, Near, parse_near
 from bistro.restaurants.schemas import (

@@ -28,13 +28,14 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.exc import IntegrityError
 
 from bistro.core.database import Executor
-from bistro.restaurants.models import PRIOR_MEAN, PRIOR_WEIGHT, Restaurant
+from bistro.core.integrity import violation
+from bistro.core.rating import bayesian_score
+from bistro.restaurants.models import Restaurant
+from bistro.reviews.errors import author_not_found, duplicate_review, restaurant_not_found
 from bistro.reviews.models import Review
-from bistro.users.models import User
 
 R = cast(Table, Restaurant.__table__)
 V = cast(Table, Review.__table__)
-U = cast(Table, User.__table__)
 
 COLUMNS = (
     V.c.id,
@@ -64,19 +65,17 @@ def aggregate_changes(
     """
     new_count = R.c.review_count + count_delta
     new_sum = R.c.rating_sum + sum_delta
-    prior = PRIOR_MEAN * PRIOR_WEIGHT
     return {
         R.c.review_count: new_count,
         R.c.rating_sum: new_sum,
         R.c.rating_avg: case((new_count > 0, sql_cast(new_sum, Float) / new_count), else_=0.0),
-        R.c.rating_score: (sql_cast(new_sum, Float) + prior) / (new_count + PRIOR_WEIGHT),
+        R.c.rating_score: bayesian_score(new_sum, new_count),
         R.c.updated_at: now,
     }
 
 
-def is_unique_violation(exc: IntegrityError) -> bool:
-    """A unique-constraint failure (vs a foreign key one), on asyncpg and SQLite alike."""
-    return "unique" in str(exc.orig).lower()
+# The constraints a review insert can break, by the names the schema gives them.
+_AUTHOR_KEY = "fk_reviews_user_id_users"
 
 
 class ReviewRepository:
@@ -115,20 +114,23 @@ class ReviewRepository:
         row = (await self.session.execute(statement, params)).mappings().one_or_none()
         return cast("Mapping[str, Any] | None", row)
 
-    async def restaurant_exists(self, restaurant_id: int) -> bool:
-        found = await self.session.execute(select(R.c.id).where(R.c.id == restaurant_id))
-        return found.first() is not None
-
-    async def by_author(self, user_id: int, restaurant_id: int) -> int | None:
-        found = await self.session.execute(
-            select(V.c.id).where(V.c.user_id == user_id, V.c.restaurant_id == restaurant_id)
-        )
-        value = found.scalar_one_or_none()
-        return None if value is None else int(value)
-
     async def create(self, values: Mapping[str, Any]) -> int:
-        """Insert a review; IntegrityError on a duplicate or a vanished restaurant."""
-        result = await self.session.execute(insert(V).values(**values).returning(V.c.id))
+        """Insert a review. The constraints check what a client may get wrong: a second review
+        of the restaurant by the same author (unique key: ``Conflict``), a restaurant that is
+        not there (foreign key: ``NotFound``); nothing is read beforehand."""
+        try:
+            result = await self.session.execute(insert(V).values(**values).returning(V.c.id))
+        except IntegrityError as exc:
+            found = violation(exc)
+            if found.kind == "unique":
+                raise duplicate_review(values["restaurant_id"]) from None
+            if found.kind == "foreign_key":
+                # SQLite does not say which key; the author is signed in, so it is the
+                # restaurant unless PostgreSQL names the author's key (deleted meanwhile).
+                if found.constraint == _AUTHOR_KEY:
+                    raise author_not_found(values["user_id"]) from None
+                raise restaurant_not_found(values["restaurant_id"]) from None
+            raise
         return int(result.scalar_one())
 
     async def update(self, review_id: int, values: Mapping[str, Any]) -> None:
@@ -147,11 +149,11 @@ class ReviewRepository:
     async def remove_user_contributions(self, user_id: int, now: datetime) -> None:
         """Take a user's reviews out of every aggregate they are in, in one UPDATE.
 
-        Called before the user row is deleted (its reviews go by ON DELETE CASCADE). The user
-        row and their reviews are locked first, so no review of theirs is added or re-rated
-        between this UPDATE and the delete (PostgreSQL; SQLite has one writer anyway).
+        Called before the user row is deleted (its reviews go by ON DELETE CASCADE), with the
+        user row locked by the caller (the users feature); their reviews are locked here, so
+        none of theirs is added or re-rated between this UPDATE and the delete (PostgreSQL;
+        SQLite has one writer anyway).
         """
-        await self.session.execute(select(U.c.id).where(U.c.id == user_id).with_for_update())
         await self.session.execute(select(V.c.id).where(V.c.user_id == user_id).with_for_update())
         mine = V.c.user_id == user_id
         count = (

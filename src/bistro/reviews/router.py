@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 
 from bistro.core.cache import cached_response, invalidate_after_commit, make_key, tags
-from bistro.core.deps import CurrentUser, ReviewReadsDep, ReviewServiceDep
+from bistro.core.deps import CurrentUser
 from bistro.core.errors import error_responses
 from bistro.core.pagination import PageDep
 from bistro.core.responses import Envelope, JSONBytes, success, success_body
+from bistro.reviews.deps import ReviewReadsDep, ReviewServiceDep
 from bistro.reviews.schemas import MAX_ID, ReviewCreate, ReviewOut, ReviewSort, ReviewUpdate
 
 router = APIRouter(tags=["reviews"])

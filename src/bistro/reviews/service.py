@@ -6,13 +6,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy.exc import IntegrityError
-
 from bistro.core.auth import Principal
 from bistro.core.clock import Clock, SystemClock
-from bistro.core.errors import Conflict, Forbidden, NotFound
-from bistro.restaurants.service import not_found as restaurant_not_found
-from bistro.reviews.repository import is_unique_violation
+from bistro.core.errors import Forbidden, NotFound
+from bistro.reviews.errors import review_not_found
 from bistro.reviews.schemas import ReviewCreate, ReviewUpdate
 
 
@@ -32,9 +29,10 @@ class ReviewRepo(Protocol):
         self, review_id: int, *, for_update: bool = False
     ) -> Mapping[str, Any] | None: ...
 
-    async def restaurant_exists(self, restaurant_id: int) -> bool: ...
-    async def by_author(self, user_id: int, restaurant_id: int) -> int | None: ...
-    async def create(self, values: Mapping[str, Any]) -> int: ...
+    async def create(self, values: Mapping[str, Any]) -> int:
+        """Raises the domain error (Conflict, NotFound) a constraint refuses it with."""
+        ...
+
     async def update(self, review_id: int, values: Mapping[str, Any]) -> None: ...
     async def delete(self, review_id: int) -> None: ...
 
@@ -48,14 +46,6 @@ REVIEW_FIELDS = ("id", "restaurant_id", "user_id", "rating", "text", "created_at
 
 def review_representation(row: Mapping[str, Any]) -> dict[str, Any]:
     return {name: row[name] for name in REVIEW_FIELDS}
-
-
-def duplicate_review(restaurant_id: int) -> Conflict:
-    return Conflict(
-        "You have already reviewed this restaurant; edit that review instead",
-        code="DUPLICATE_REVIEW",
-        details={"restaurant_id": restaurant_id},
-    )
 
 
 class ReviewService:
@@ -90,10 +80,8 @@ class ReviewService:
         return review_representation(row)
 
     async def create(self, author: Principal, body: ReviewCreate) -> dict[str, Any]:
-        if not await self.repo.restaurant_exists(body.restaurant_id):
-            raise restaurant_not_found(body.restaurant_id)
-        if await self.repo.by_author(author.id, body.restaurant_id) is not None:
-            raise duplicate_review(body.restaurant_id)
+        """Two statements: the insert (its constraints refuse a duplicate or a missing
+        restaurant) and the aggregate's update."""
         now = self.clock.now()
         values = {
             "restaurant_id": body.restaurant_id,
@@ -103,13 +91,7 @@ class ReviewService:
             "created_at": now,
             "updated_at": now,
         }
-        try:
-            review_id = await self.repo.create(values)
-        except IntegrityError as exc:
-            # A concurrent request won the race (unique) or the restaurant just went (FK).
-            if is_unique_violation(exc):
-                raise duplicate_review(body.restaurant_id) from exc
-            raise restaurant_not_found(body.restaurant_id) from exc
+        review_id = await self.repo.create(values)
         await self.repo.apply_rating_delta(body.restaurant_id, 1, body.rating, now)
         return review_representation({"id": review_id, **values})
 
@@ -147,4 +129,4 @@ class ReviewService:
 
     @staticmethod
     def _missing(review_id: int) -> NotFound:
-        return NotFound(f"Review {review_id} not found", code="REVIEW_NOT_FOUND")
+        return review_not_found(review_id)

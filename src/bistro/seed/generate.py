@@ -20,8 +20,8 @@ from typing import Any
 from argon2 import Type
 from argon2.low_level import hash_secret
 
+from bistro.core.rating import PRIOR_MEAN
 from bistro.restaurants.hours import week_intervals
-from bistro.restaurants.models import PRIOR_MEAN
 from bistro.seed import banks
 
 SEED_ANCHOR = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)

@@ -17,8 +17,8 @@ import orjson
 from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bistro.core.rating import bayesian_score_sql
 from bistro.models import Base
-from bistro.restaurants.models import PRIOR_MEAN, PRIOR_WEIGHT
 from bistro.seed.generate import (
     INTERVAL_COLUMNS,
     RESTAURANT_COLUMNS,
@@ -105,15 +105,9 @@ async def _prepare(conn: AsyncConnection, reset: bool) -> None:
 
 
 async def _update_aggregates(conn: AsyncConnection) -> None:
-    # The Bayesian prior: PRIOR_WEIGHT imaginary reviews of PRIOR_MEAN (constants, not input).
-    prior = float(PRIOR_MEAN * PRIOR_WEIGHT)
     # The same expressions as the review write path (reviews.repository): unrounded average.
-    if conn.dialect.name == "postgresql":
-        avg = "s.total::double precision / s.n"
-        score = f"(s.total::double precision + {prior}) / (s.n + {PRIOR_WEIGHT})"
-    else:
-        avg = "CAST(s.total AS REAL) / s.n"
-        score = f"(CAST(s.total AS REAL) + {prior}) / (s.n + {PRIOR_WEIGHT})"
+    avg = "CAST(s.total AS FLOAT) / s.n"
+    score = bayesian_score_sql("s.total", "s.n")
     await conn.execute(
         text(
             f"UPDATE restaurants SET review_count = s.n, rating_sum = s.total, "

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from bistro.core.cache import cached_response, make_key, tags
-from bistro.core.deps import StatisticsReadsDep
 from bistro.core.responses import Envelope, JSONBytes, success_body
+from bistro.statistics.deps import StatisticsReadsDep
 from bistro.statistics.schemas import StatisticsOut
 
 router = APIRouter(tags=["statistics"])

@@ -4,9 +4,12 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bistro.core.auth import Principal
+from bistro.core.errors import Conflict
+from bistro.core.integrity import violation
 from bistro.core.repository import Repository
 from bistro.users.models import AuthToken, User
 
@@ -32,8 +35,21 @@ async def principal_for_token(
     return Principal(row[0], row[1], row[2], row[3]) if row is not None else None
 
 
+def email_taken() -> Conflict:
+    return Conflict("An account with this email already exists", code="EMAIL_TAKEN")
+
+
 class UserRepository(Repository[User]):
     model = User
+
+    async def add(self, obj: User) -> User:
+        """Insert or save a user; a taken email (the unique key) is a ``Conflict``."""
+        try:
+            return await super().add(obj)
+        except IntegrityError as exc:
+            if violation(exc).kind == "unique":
+                raise email_taken() from None
+            raise
 
     async def by_email(self, email: str) -> User | None:
         result = await self.session.execute(select(User).where(User.email == email.lower()))

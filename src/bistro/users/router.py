@@ -8,10 +8,11 @@ from fastapi import APIRouter, Path, Request
 
 from bistro.core.auth import bearer_token
 from bistro.core.cache import invalidate_after_commit, tags
-from bistro.core.deps import AdminUser, CurrentUser, UserServiceDep
+from bistro.core.deps import AdminUser, CurrentUser
 from bistro.core.errors import error_responses
 from bistro.core.pagination import PageDep
 from bistro.core.responses import Envelope, JSONBytes, success
+from bistro.users.deps import UserServiceDep
 from bistro.users.schemas import (
     LoginIn,
     ProfileUpdateIn,

@@ -5,11 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy.exc import IntegrityError
-
 from bistro.core.auth import Principal
 from bistro.core.clock import Clock, SystemClock
-from bistro.core.errors import Conflict, Forbidden, NotFound, Unauthorized
+from bistro.core.errors import Forbidden, NotFound, Unauthorized
 from bistro.core.security import PasswordHashing, new_token, token_digest
 from bistro.users.models import AuthToken, User
 
@@ -28,7 +26,7 @@ def user_representation(user: User, *, viewer: Principal | None) -> dict[str, An
 
 
 class UserRepo(Protocol):
-    async def get(self, id_: int) -> User | None: ...
+    async def get(self, id_: int, *, for_update: bool = False) -> User | None: ...
     async def by_email(self, email: str) -> User | None: ...
     async def add(self, obj: User) -> User: ...
     async def delete(self, obj: User) -> None: ...
@@ -66,8 +64,6 @@ class UserService:
 
     async def register(self, email: str, password: str, display_name: str) -> User:
         email = email.strip().lower()
-        if await self.users.by_email(email) is not None:
-            raise Conflict("An account with this email already exists", code="EMAIL_TAKEN")
         now = self.clock.now()
         user = User(
             email=email,
@@ -77,10 +73,8 @@ class UserService:
             created_at=now,
             updated_at=now,
         )
-        try:
-            return await self.users.add(user)
-        except IntegrityError as exc:  # a concurrent registration won the race
-            raise Conflict("An account with this email already exists", code="EMAIL_TAKEN") from exc
+        # A taken email is refused by the unique key: the repository raises the Conflict.
+        return await self.users.add(user)
 
     async def login(self, email: str, password: str) -> tuple[str, datetime, User]:
         user = await self.users.by_email(email.strip().lower())
@@ -127,7 +121,10 @@ class UserService:
         return user
 
     async def delete(self, actor: Principal, user_id: int) -> None:
-        user = await self.get(user_id)
+        # Locked (PostgreSQL): no review of theirs can be added until the row is gone.
+        user = await self.users.get(user_id, for_update=True)
+        if user is None:
+            raise NotFound(f"User {user_id} not found", code="USER_NOT_FOUND")
         if user.id == actor.id:
             raise Forbidden("Admins cannot delete themselves", code="SELF_DELETION")
         await self.tokens.revoke_all(user.id, self.clock.now())

@@ -57,6 +57,21 @@ class MemoryCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def peek(self, key: str) -> bytes | None:
+        """The body :meth:`get` would return now (counted as the hit it is), else None with
+        nothing counted or dropped: the caller then asks :meth:`get`, which does that."""
+        entry = self._entries.get(key)
+        if (
+            entry is None
+            or entry.expires <= self.clock.monotonic()
+            or (entry.wall is not None and not (entry.wall[0] <= self.clock.time() < entry.wall[1]))
+            or self.generations.snapshot(entry.tags) != entry.gens
+        ):
+            return None
+        self._entries.move_to_end(key)
+        self.stats.l1_hits += 1
+        return entry.body
+
     def get(self, key: str) -> bytes | None:
         entry = self._entries.get(key)
         if entry is None:

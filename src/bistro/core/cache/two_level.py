@@ -105,6 +105,13 @@ class Cache:
 
     # -- reading -------------------------------------------------------------------------
 
+    def peek(self, key: str) -> bytes | None:
+        """The body :meth:`get_or_load` would answer from L1 right now, or None (then nothing
+        is counted: the caller goes the usual way). For the cache-hit fast path."""
+        if not self.enabled or not self.l1_trusted:
+            return None
+        return self.l1.peek(key)
+
     async def get_or_load(
         self,
         key: str,

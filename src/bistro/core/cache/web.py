@@ -24,11 +24,15 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from bistro.core.cache.fastpath import FastPathIndex
 from bistro.core.cache.two_level import Cache, Loader
 from bistro.core.context import CONTEXT_KEY, RequestContext, context_of
 from bistro.core.responses import JSONBytes
 
 _EXTRA = "cache"
+
+
+FAST_PATH_INDEX = "fast_path_index"
 
 
 def get_cache(request: Request) -> Cache:
@@ -53,13 +57,19 @@ async def cached_response(
     tags: Iterable[str] = (),
     ttl: float | None = None,
 ) -> JSONBytes:
-    cache = get_cache(request)
+    extras = request.app.state.bistro.extras
+    cache: Cache = extras[_EXTRA]
+    bypass = bypass_cache(request)
+    if not bypass:
+        index: FastPathIndex | None = extras.get(FAST_PATH_INDEX)
+        if index is not None:
+            index.note(request.scope, key)  # the next GET like this one can skip the routing
     body = await cache.get_or_load(
         key,
         loader,
         ttl=cache.ttl(entity) if ttl is None else ttl,
         tags=tags,
-        bypass=bypass_cache(request),
+        bypass=bypass,
     )
     return JSONBytes(body)
 
