@@ -96,12 +96,14 @@ def compose_status_sections() -> None:
 
 
 def dashboard_panels(state: AppState) -> Callable[[AsyncSession], Awaitable[dict[str, Any]]]:
-    """The dashboard's flag and rollout panels: those sections of the status."""
+    """The dashboard's flag, rollout and parity panels: those sections of the status (the
+    parity panel over the status's default window)."""
 
     async def panels(session: AsyncSession) -> dict[str, Any]:
         runtime = state.extras["flags"]
         ctx = StatusContext(runtime, session, {"app_state": state})
-        wanted = [(name, s) for name, s in STATUS_SECTIONS if name in ("flags", "rollout")]
+        shown = ("flags", "rollout", "parity")
+        wanted = [(name, s) for name, s in STATUS_SECTIONS if name in shown]
         return await build_status(ctx, wanted)
 
     return panels

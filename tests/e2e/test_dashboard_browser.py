@@ -123,6 +123,9 @@ def test_dashboard_draws_live_v3_and_v4_charts(server: tuple[str, str]) -> None:
             assert "No rollout controller yet." in page.inner_text("#decisions") or page.inner_text(
                 "#decisions"
             )
+            # The parity panel: one row per group with comparisons, and the total.
+            groups = page.eval_on_selector_all("#parity tr", "rs => rs.map(r => r.dataset.group)")
+            assert groups[-1] == "all"
             page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
             browser.close()
     finally:

@@ -54,6 +54,9 @@ async def test_stable_path_requests_are_labelled_with_the_served_version(db_url:
         r = await client.get(f"{M}/monitoring", headers=admin.headers)
         flags = {f["name"]: f for f in r.json()["data"]["flags"]}
         assert flags["api_v4_restaurants"]["stage"] == "full"
+        # ...and the parity panel's figures (no shadow comparisons here).
+        parity = r.json()["data"]["parity"]
+        assert (parity["overall"]["compared"], parity["overall"]["mismatch_rate"]) == (0, None)
 
 
 async def test_migration_status_cli_adds_metrics_and_alerts(db_url: str) -> None:

@@ -146,6 +146,48 @@
     }
   }
 
+  function drawParity(parity) {
+    const table = $("parity");
+    const examples = $("parity-examples");
+    table.innerHTML = "";
+    examples.innerHTML = "";
+    if (!parity) {
+      examples.appendChild(li("Parity figures are not available on this service.", "muted"));
+      return;
+    }
+    const columns = ["group", "compared", "mismatched", "rate", "noise", "errors", "skipped",
+      "dropped"];
+    const head = document.createElement("tr");
+    for (const name of columns) {
+      const th = document.createElement("th");
+      th.textContent = name;
+      head.appendChild(th);
+    }
+    table.appendChild(head);
+    const rows = Object.entries(parity.groups).concat([["all", parity.overall]]);
+    for (const [group, counts] of rows) {
+      const tr = document.createElement("tr");
+      tr.dataset.group = group;
+      for (const name of columns) {
+        const td = document.createElement("td");
+        if (name === "group") td.textContent = group;
+        else if (name === "rate") {
+          td.textContent = counts.mismatch_rate === null ? "-"
+            : (counts.mismatch_rate * 100).toFixed(2) + "%";
+        } else td.textContent = String(counts[name]);
+        tr.appendChild(td);
+      }
+      table.appendChild(tr);
+    }
+    if (!parity.examples.length) examples.appendChild(li("No mismatches in the store.", "muted"));
+    for (const e of parity.examples) {
+      const first = e.differences[0] || {};
+      examples.appendChild(li(e.endpoint + " " + e.path + (e.query ? "?" + e.query : "") +
+        ": " + (first.path || "") + " v3 " + JSON.stringify(first.v3) + " v4 " +
+        JSON.stringify(first.v4), "firing"));
+    }
+  }
+
   async function poll() {
     const windowValue = $("window").value;
     try {
@@ -166,6 +208,7 @@
       drawCharts(data);
       drawAlerts(data.alerts);
       drawRollout(data);
+      drawParity(data.parity);
       polls += 1;
       document.body.dataset.polls = String(polls);
       $("status-line").textContent = "updated " + new Date().toLocaleTimeString() +
