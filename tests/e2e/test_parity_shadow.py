@@ -92,6 +92,8 @@ async def test_v4_runs_behind_v3_and_both_agree(shadowed: Shadowed) -> None:
     assert counted == {("stable", "v3"): 7, ("shadow", "v4"): 7}
     assert totals(parity, "reviews")["matched"] == 1
     assert totals(parity, "statistics")["matched"] == 1
+    metrics, _ = app.state.bistro.extras["monitoring"].render_prometheus()
+    assert b'bistro_parity_shadow_total{group="restaurants",outcome="matched"} 5.0' in metrics
     # Counted in the shared store, read as the rollout controller reads them.
     assert await parity.flush()
     async with app.state.bistro.db.unit_of_work() as session:
