@@ -86,6 +86,12 @@ SERVERS: dict[str, dict[str, str]] = {
         "API_V4_RESTAURANTS_ROLLOUT": "100",
         "BISTRO_LOG_LEVEL": "info",
     },
+    # The stable-path server again, on granian instead of uvicorn (see SERVER_PROGRAMS).
+    "stable_path_granian": {
+        "BISTRO_CACHE_ENABLED": "true",
+        "API_V4_RESTAURANTS_ROLLOUT": "100",
+        "BISTRO_LOG_LEVEL": "info",
+    },
     # The baselines: minimal apps of their own (see BASELINE_APPS).
     "fastapi_hello": {},
     "starlette_hello": {},
@@ -161,9 +167,14 @@ def settings_of(instance: str) -> dict[str, str]:
     return SERVERS[instance.split("@", 1)[0]]
 
 
+# Servers run by another server program than uvicorn (`bistro serve`'s).
+SERVER_PROGRAMS: dict[str, str] = {"stable_path_granian": "granian"}
+
+
 def make_server(instance: str, url: str, core: int, **options: Any) -> Server:
     """The Server for an instance: Bistro, or the baseline app its settings name."""
     name = instance.split("@", 1)[0]
+    options.setdefault("program", SERVER_PROGRAMS.get(name, "uvicorn"))
     baseline = BASELINE_APPS.get(name)
     if baseline is not None:
         options |= {"app_factory": baseline[0], "ready_path": baseline[1], "stats_path": None}
@@ -248,6 +259,22 @@ SCENARIOS: list[Scenario] = [
         baseline=FASTAPI_HELLO,
         target=1.3,
         rounds=10,
+        duration=2.0,
+        together=True,
+    ),
+    Scenario(
+        "granian_vs_uvicorn",
+        "(g) stable-path GET /api/restaurants/{id}, warm cache: Bistro on granian / on uvicorn",
+        subject=Probe(
+            "on granian",
+            "stable_path_granian",
+            detail_paths("/api/restaurants", limit=1000),
+            cache="hits",
+            headers=CLIENT_HEADERS,
+        ),
+        baseline=STABLE_DETAIL,
+        target=1.0,
+        rounds=6,
         duration=2.0,
         together=True,
     ),

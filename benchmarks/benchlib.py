@@ -135,6 +135,9 @@ class Server:
     # Where Bistro's counters are read (cache hits, access-log lines dropped); None for a
     # baseline app, which has none.
     stats_path: str | None = "/bench/cache-stats"
+    # The server program: "uvicorn" (uvloop + httptools, as `bistro serve`) or "granian"
+    # (its Rust HTTP server, ASGI interface, uvloop), for measuring one against the other.
+    program: str = "uvicorn"
 
     @property
     def base(self) -> str:
@@ -150,28 +153,46 @@ class Server:
             "BISTRO_LOG_FORMAT": "json",
             **self.env,
         }
-        cmd = [
-            "taskset",
-            "-c",
-            str(self.core),
-            *self.launcher,
-            sys.executable,
-            "-m",
-            "uvicorn",
-            self.app_factory,
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ]
+        cmd = ["taskset", "-c", str(self.core), *self.launcher, sys.executable, "-m"]
+        if self.program == "granian":
+            cmd += [
+                "granian",
+                "--interface",
+                "asgi",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                "1",
+                "--runtime-threads",
+                "1",
+                "--loop",
+                "uvloop",
+                "--no-ws",
+                "--no-access-log",
+                "--log-level",
+                "warning",
+                self.app_factory,
+            ]
+        else:
+            cmd += [
+                "uvicorn",
+                self.app_factory,
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--loop",
+                "uvloop",
+                "--http",
+                "httptools",
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ]
         handle, name = tempfile.mkstemp(prefix=f"bench-{self.name}-", suffix=".log")
         self.log_path = Path(name)
         self.process = subprocess.Popen(
