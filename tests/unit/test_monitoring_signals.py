@@ -103,6 +103,23 @@ async def test_body_cut_off_is_a_client_abort_not_a_5xx() -> None:
     assert key[-1] == CLIENT_ABORT
 
 
+async def test_an_answer_after_the_disconnect_is_still_a_client_abort() -> None:
+    """The error handler answers a cut-off body with a 400 that goes nowhere: still an abort."""
+    timer, recorder = FakeTimer(), Recorder()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        scope["route"] = _Route
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        await send({"type": "http.response.start", "status": 400, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    middleware = MetricsMiddleware(app, recorder, access_log=False, timer=timer)
+    cut = [{"type": "http.request", "body": b'{"rat', "more_body": True}]
+    await call(middleware, scope_for(), cut, timer)
+    assert [key[-1] for key in recorder.drain()] == [CLIENT_ABORT]
+
+
 async def test_failed_send_is_a_client_abort() -> None:
     timer, recorder = FakeTimer(), Recorder()
     middleware = MetricsMiddleware(app_doing(timer), recorder, access_log=False, timer=timer)

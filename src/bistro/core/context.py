@@ -65,9 +65,10 @@ class RequestContext:
         self.first_byte_at: float | None = None
         self.complete = False
         self.timer: Callable[[], float] = time.perf_counter
-        # The client's side (the metrics' outcome ``client_abort``): it disconnected, or a
-        # ``send`` failed because it went away; and how long the app waited in ``receive``
-        # for its body before the response started (the client's time, not the server's).
+        # The client's side (the metrics' outcome ``client_abort``): it disconnected before
+        # the response was complete, or a ``send`` failed because it went away; and how long
+        # the app waited in ``receive`` for its body before the response started (the
+        # client's time, not the server's).
         self.disconnected = False
         self.send_failed = False
         self.waited = 0.0
@@ -112,11 +113,13 @@ class RequestContext:
         self.body_bytes = 0
         self.first_byte_at = None
         self.complete = False
+        self.waited = 0.0
 
     @property
     def client_aborted(self) -> bool:
-        """The client went away before the whole response was handed to the server."""
-        return self.send_failed or (self.disconnected and not self.complete)
+        """The client went away before the whole response was handed to the server (the
+        metrics note ``disconnected`` only for a disconnect that came before the last byte)."""
+        return self.send_failed or self.disconnected
 
 
 def context_of(scope: Scope) -> RequestContext:

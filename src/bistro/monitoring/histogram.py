@@ -86,3 +86,15 @@ def decode(data: Mapping[str, int] | None) -> dict[int, int]:
     if not data:
         return {}
     return {int(index): int(count) for index, count in data.items()}
+
+
+def encode_pairs(histogram: Mapping[int, int]) -> list[int]:
+    """The compact stored form of the per-minute rollups: ``[index, count, index, count,
+    ...]`` by index. A long window merges hundreds of these: a flat list of numbers parses
+    and sums far faster (as arrays) than an object with string keys."""
+    out: list[int] = []
+    for index in sorted(histogram):
+        count = histogram[index]
+        if count:
+            out += (index, count)
+    return out

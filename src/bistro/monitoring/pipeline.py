@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bistro.core.clock import Clock
 from bistro.core.database import Database
-from bistro.monitoring.histogram import encode, merge
+from bistro.monitoring.histogram import encode, encode_pairs, merge
 from bistro.monitoring.prom import PrometheusExporter
 from bistro.monitoring.recorder import CLIENT_ABORT, VERSIONS, Recorder
 from bistro.monitoring.repository import MetricsRepository
@@ -169,6 +169,7 @@ class MetricsPipeline:
                 "version": version,
                 "grp": group,
                 **row.values(),
+                "histogram": encode_pairs(row.histogram),
             }
             for (minute, source, version, group), row in minutes.items()
         ]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bistro.monitoring.histogram import quantile
@@ -47,19 +48,35 @@ class WindowCounts:
         return quantile(self.histogram, q)
 
     def add_rows(self, rows: Iterable[Any]) -> None:
-        histogram = self.histogram
-        get = histogram.get
+        """Add bucket rows (histograms as ``{"index": count}``) and rollup rows (histograms as
+        flat ``[index, count, ...]`` lists, see ``histogram.encode_pairs``)."""
+        # This is the read's cost: a 2-hour window holds ~10^5 histogram entries. The flat
+        # lists are summed as arrays (numpy), the few small bucket objects in Python.
+        pairs: list[int] = []
+        merged: dict[str, int] = {}
+        get = merged.get
         for row in rows:
             self.requests += row.requests
             self.errors_4xx += row.errors_4xx
             self.errors_5xx += row.errors_5xx
             self.client_aborts += row.client_aborts
             self.latency_sum += row.latency_sum
-            # The stored form has string keys (JSON); merged here without building a
-            # decoded copy of every row's histogram first: this loop is the read's cost.
-            for index, count in (row.histogram or {}).items():
-                key = int(index)
-                histogram[key] = get(key, 0) + count
+            stored = row.histogram
+            if isinstance(stored, list):
+                pairs += stored
+            elif stored:
+                for index, count in stored.items():
+                    merged[index] = get(index, 0) + count
+        histogram = self.histogram
+        if pairs:
+            flat = np.array(pairs, dtype=np.int64)
+            sums = np.bincount(flat[0::2], weights=flat[1::2])
+            present = np.flatnonzero(sums)
+            for index, count in zip(present.tolist(), sums[present].tolist(), strict=True):
+                histogram[index] = histogram.get(index, 0) + int(count)
+        for text, count in merged.items():
+            index = int(text)
+            histogram[index] = histogram.get(index, 0) + count
 
 
 def floor_minute(at: datetime) -> datetime:
