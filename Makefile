@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export BISTRO_TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
 export BISTRO_TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: install run test test-tools test-fast lint typecheck bench clean
+.PHONY: install run test test-tools test-fast lint typecheck bench mutation clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,5 +48,9 @@ typecheck: install
 bench: install
 	$(BIN)/python benchmarks/bench_service.py
 
+## Mutation testing of the modules in pyproject's [tool.mutmut]; prints each score and survivor
+mutation: install
+	$(BIN)/python scripts/mutation.py
+
 clean:
-	rm -rf $(VENV) *.db .pytest_cache .mypy_cache .ruff_cache
+	rm -rf mutants $(VENV) *.db .pytest_cache .mypy_cache .ruff_cache

@@ -166,6 +166,13 @@ class Thresholds:
     max_parity_mismatch_rate: float | None = None  # fraction 0..1
 
     def __post_init__(self) -> None:
+        # Plain floats (a numpy float would make numpy booleans, which JSON refuses).
+        for name in (
+            "auto_rollback_threshold",
+            "performance_degradation_threshold",
+            "significance",
+        ):
+            object.__setattr__(self, name, float(getattr(self, name)))
         problems = []
         if not 0 < self.auto_rollback_threshold <= 50:
             problems.append("auto_rollback_threshold must be above 0 and at most 50 (percent)")
@@ -381,7 +388,12 @@ def _latency(
     alpha = thresholds.significance
     allowed = 1 + thresholds.performance_degradation_threshold / 100
     n4, n3 = canary.total, reference.total
-    check: dict[str, Any] = {"canary_count": n4, "baseline_count": n3, "failed": False}
+    check: dict[str, Any] = {
+        "canary_count": n4,
+        "baseline_count": n3,
+        "allowed_ratio": allowed,
+        "failed": False,
+    }
     if min(n4, n3) < thresholds.min_requests:
         outcome.add(
             Verdict.INCONCLUSIVE,

@@ -34,12 +34,11 @@ class BinnedLatency:
     __slots__ = ("counts", "cumulative", "indexes", "total")
 
     def __init__(self, histogram: Mapping[int, int]) -> None:
-        indexes = np.fromiter(histogram.keys(), dtype=np.int64, count=len(histogram))
-        counts = np.fromiter(histogram.values(), dtype=np.int64, count=len(histogram))
-        order = np.argsort(indexes, kind="stable")
-        keep = counts[order] > 0
-        self.indexes = indexes[order][keep]
-        self.counts = counts[order][keep]
+        indexes = np.fromiter(histogram.keys(), dtype=np.int64)
+        counts = np.fromiter(histogram.values(), dtype=np.int64)
+        # Keys are unique, so any sort order is the same; empty bins change no rank or count.
+        order = np.argsort(indexes)
+        self.indexes, self.counts = indexes[order], counts[order]
         self.cumulative = np.cumsum(self.counts)
         self.total = int(self.cumulative[-1]) if len(self.cumulative) else 0
 

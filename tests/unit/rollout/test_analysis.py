@@ -24,6 +24,7 @@ from bistro.rollout.analysis import (
 from bistro.rollout.stats import (
     BinnedLatency,
     binomial_greater,
+    fisher_greater,
     mann_whitney_greater,
     quantile_upper_rank,
     rate_upper_bound,
@@ -535,3 +536,289 @@ def test_two_thousand_healthy_windows_never_fail() -> None:
         if analysis.verdict in (Verdict.FAIL_MINOR, Verdict.FAIL_CRITICAL)
     ]
     assert fails == []
+
+
+# --- every number in checks, against an independent computation ------------------------
+
+
+def _tail_count(histogram: Mapping[int, int], above: int) -> int:
+    return sum(count for index, count in histogram.items() if index > above)
+
+
+def test_every_number_of_a_failing_window_is_in_checks() -> None:
+    rng = np.random.default_rng(21)
+    canary = draw(rng, 3000, 0.0, bucket_probabilities(28, 0.5))
+    canary = Sample(3000, 150, canary.histogram)
+    baseline = draw(rng, 2500, 0.0, bucket_probabilities(20, 0.5))
+    baseline = Sample(2500, 25, baseline.histogram)
+    analysis = analyse(canary, baseline, DEFAULT)
+    checks = analysis.checks
+
+    for name, sample in (("canary", canary), ("baseline", baseline)):
+        described = checks[name]
+        assert described["requests"] == sample.requests
+        assert described["errors_5xx"] == sample.errors_5xx
+        assert described["error_rate_percent"] == pytest.approx(
+            100 * sample.errors_5xx / sample.requests
+        )
+        assert described["latency_count"] == sample.requests
+    assert checks["canary"]["error_rate_percent"] == pytest.approx(5.0)
+    assert checks["fallback_baseline"] is None
+    assert checks["baseline_used"] == "current"
+
+    binomial = stats.binomtest(150, 3000, 0.05, alternative="greater").pvalue
+    assert checks["critical"] == {
+        "rate_limit_percent": 10.0,
+        "min_errors": CRITICAL_MIN_ERRORS,
+        "binomial_p_value": pytest.approx(binomial, rel=1e-9),
+        "fisher_p_value": None,  # the gate (10 %) did not pass: no Fisher needed
+        "failed": False,
+    }
+    assert checks["error_threshold"] == {
+        "threshold_percent": 5.0,
+        "p_value": pytest.approx(binomial, rel=1e-9),
+        "over": False,  # exactly 5 % is not above 5 %
+        "failed": False,
+    }
+
+    bound = stats.beta.ppf(0.99, 26, 2475)
+    z, p_value = two_proportion_z(150, 3000, 25, 2500)
+    assert checks["error_comparison"] == {
+        "difference_points": pytest.approx(4.0),
+        "margin_points": pytest.approx(1.0),
+        "baseline_upper_bound_percent": pytest.approx(100 * bound, rel=1e-9),
+        "tolerated_percent": pytest.approx(100 * bound + 1, rel=1e-9),
+        "margin_p_value": pytest.approx(
+            stats.binomtest(150, 3000, bound + 0.01, alternative="greater").pvalue, rel=1e-6
+        ),
+        "test": "z",
+        "statistic": z,
+        "p_value": p_value,
+        "failed": True,
+    }
+
+    latency = checks["latency"]
+    assert latency["canary_count"] == 3000 and latency["baseline_count"] == 2500
+    assert latency["allowed_ratio"] == 1.2
+    for name, q in (("p95", 0.95), ("p99", 0.99)):
+        q4, q3 = quantile(canary.histogram, q), quantile(baseline.histogram, q)
+        assert q4 is not None and q3 is not None
+        rank = int(stats.binom.ppf(0.99, 2500, q)) + 1
+        bound_bucket = int(np.sort(expand(baseline.histogram))[rank - 1])
+        bound_micros = bucket_bounds(bound_bucket)[1]
+        slower = _tail_count(canary.histogram, bucket_index(int(bound_micros * 1.2)))
+        assert latency[name] == {
+            "canary_ms": pytest.approx(q4 * 1000),
+            "baseline_ms": pytest.approx(q3 * 1000),
+            "ratio": pytest.approx(q4 / q3),
+            "baseline_upper_bound_ms": bound_micros / 1000,
+            "slower_than_allowed": slower,
+            "margin_p_value": pytest.approx(
+                stats.binomtest(slower, 3000, 1 - q, alternative="greater").pvalue, rel=1e-6
+            ),
+            "judged": True,
+        }
+    q3_95 = quantile(baseline.histogram, 0.95)
+    assert q3_95 is not None
+    slower95 = _tail_count(canary.histogram, bucket_index(int(q3_95 * 1e6)))
+    assert latency["tail"] == {
+        "slower_than_baseline_p95": slower95,
+        "share": slower95 / 3000,
+        "expected_share": 0.05,
+        "p_value": pytest.approx(
+            stats.binomtest(slower95, 3000, 0.05, alternative="greater").pvalue, rel=1e-6
+        ),
+    }
+    assert set(latency["mann_whitney"]) == {"u", "z", "p_value"}
+    assert latency["failed"] is True
+    # p99 is over by 30 % too, but 30 tail requests cannot show it beyond v3's own noise.
+    assert latency["p99"]["ratio"] > 1.2 and latency["p99"]["margin_p_value"] > 0.01
+    mwu = latency["mann_whitney"]["p_value"]
+    assert analysis.reasons == [
+        f"v4 5xx rate 5.00 % is significantly worse than v3's 1.00 % by more than 1 points "
+        f"(z p = {p_value:.3g}, margin p = {checks['error_comparison']['margin_p_value']:.3g}, "
+        f"both < 0.01)",
+        f"v4 latency p95 {latency['p95']['canary_ms']:.1f} ms vs "
+        f"{latency['p95']['baseline_ms']:.1f} ms (x{latency['p95']['ratio']:.2f}) "
+        f"is over v3's by more than 20 % (share slower than "
+        f"v3's p95 {slower95 / 30:.1f} % vs 5 %, p = {latency['tail']['p_value']:.3g}; "
+        f"Mann-Whitney p = {mwu:.3g})",
+    ]
+
+
+def test_critical_reasons_name_the_tests_and_numbers() -> None:
+    against_v3 = analyse(flat(40, 30), flat(760, 2), DEFAULT)
+    fisher = stats.fisher_exact([[30, 10], [2, 758]], alternative="greater").pvalue
+    binomial = stats.binomtest(30, 40, 0.05, alternative="greater").pvalue
+    assert against_v3.checks["critical"]["fisher_p_value"] == pytest.approx(fisher, rel=1e-9)
+    assert against_v3.reasons[0] == (
+        f"v4 5xx rate 75.00 % (30 of 40) is at least 10 % and significantly worse "
+        f"(binomial vs 5 % p = {binomial:.3g}, Fisher vs v3 p = {fisher:.3g}; < 0.01)"
+    )
+    alone = analyse(flat(40, 30), flat(0, 0), DEFAULT)
+    assert alone.reasons[0] == (
+        f"v4 5xx rate 75.00 % (30 of 40) is at least 10 % and significantly worse "
+        f"(binomial vs 5 % p = {binomial:.3g}; < 0.01)"
+    )
+
+
+def test_minor_error_reasons_name_the_numbers() -> None:
+    over = analyse(flat(2000, 160), flat(2000, 150), DEFAULT)
+    p_value = stats.binomtest(160, 2000, 0.05, alternative="greater").pvalue
+    assert over.reasons == [
+        f"v4 5xx rate 8.00 % (160 of 2000) is above the 5 % threshold "
+        f"(binomial p = {p_value:.3g} < 0.01)"
+    ]
+
+
+def test_the_fisher_comparison_runs_when_the_margin_test_fails() -> None:
+    analysis = analyse(flat(500, 40), flat(600, 1), DEFAULT)
+    comparison = analysis.checks["error_comparison"]
+    expected = stats.fisher_exact([[40, 460], [1, 599]], alternative="greater").pvalue
+    assert comparison["test"] == "fisher"
+    assert comparison["p_value"] == pytest.approx(expected, rel=1e-9)
+    assert comparison["failed"] is True
+    assert analysis.verdict is Verdict.FAIL_MINOR
+    # Within the margin, Fisher's test is not run at all.
+    within = analyse(flat(500, 6), flat(600, 6), DEFAULT).checks["error_comparison"]
+    assert (within["test"], within["statistic"], within["p_value"]) == ("fisher", None, None)
+    assert within["failed"] is False
+
+
+def test_a_baseline_failing_everything_caps_the_tolerated_rate() -> None:
+    analysis = analyse(flat(100, 100), flat(100, 100), DEFAULT)
+    assert analysis.checks["error_comparison"]["tolerated_percent"] == 100.0
+    assert analysis.checks["error_comparison"]["margin_p_value"] == 1.0
+
+
+# --- boundaries ------------------------------------------------------------------------------
+
+
+def test_just_below_twice_the_threshold_is_not_critical() -> None:
+    assert analyse(flat(10_000, 999), flat(10_000, 10), DEFAULT).checks["critical"]["failed"] is (
+        False
+    )
+
+
+def test_just_below_the_threshold_is_not_over_it() -> None:
+    below = analyse(flat(10_000, 499), flat(10_000, 499), DEFAULT)
+    assert below.checks["error_threshold"]["over"] is False
+    above = analyse(flat(10_000, 501), flat(10_000, 499), DEFAULT)
+    assert above.checks["error_threshold"]["over"] is True
+
+
+def test_a_p_value_equal_to_the_significance_is_not_significant() -> None:
+    # Same computation as the analysis, so the floats are identical.
+    threshold_p = binomial_greater(160, 2000, 0.05)
+    at = analyse(flat(2000, 160), flat(2000, 150), Thresholds(significance=threshold_p))
+    assert at.checks["error_threshold"]["failed"] is False
+    above = Thresholds(significance=float(np.nextafter(threshold_p, 1)))
+    assert analyse(flat(2000, 160), flat(2000, 150), above).checks["error_threshold"]["failed"]
+
+    critical_p = binomial_greater(30, 40, 0.05)
+    at = analyse(flat(40, 30), flat(0, 0), Thresholds(significance=critical_p))
+    assert at.verdict is not Verdict.FAIL_CRITICAL
+    fisher = float(stats.fisher_exact([[30, 10], [0, 40]], alternative="greater").pvalue)
+    at = analyse(flat(40, 30), flat(40, 0), Thresholds(min_requests=40, significance=fisher))
+    assert at.checks["critical"]["fisher_p_value"] == fisher
+    assert at.checks["critical"]["failed"] is False
+
+
+def test_the_baseline_at_exactly_min_requests_is_used() -> None:
+    assert analyse(flat(100, 0), flat(100, 0), DEFAULT).checks["baseline_used"] == "current"
+    fallback = analyse(flat(100, 0), flat(99, 0), DEFAULT, fallback_baseline=flat(100, 0))
+    assert fallback.checks["baseline_used"] == "fallback"
+
+
+def test_the_z_test_starts_at_its_documented_sizes() -> None:
+    def test_of(canary: Sample, baseline: Sample) -> str:
+        return str(analyse(canary, baseline, DEFAULT).checks["error_comparison"]["test"])
+
+    assert test_of(flat(1000, 10), flat(1000, 10)) == "z"  # expected error cells exactly 10
+    assert test_of(flat(1000, 10), flat(1000, 9)) == "fisher"  # 9.5
+    assert test_of(flat(999, 30), flat(5000, 100)) == "fisher"
+    assert test_of(flat(5000, 100), flat(999, 30)) == "fisher"
+    assert test_of(flat(1000, 990), flat(1000, 990)) == "z"  # success cells exactly 10
+    assert test_of(flat(1000, 991), flat(1000, 990)) == "fisher"
+    assert test_of(flat(1000, 40), flat(3000, 0)) == "z"  # 40 x 1000 / 4000 = 10
+    assert test_of(flat(1000, 30), flat(3000, 0)) == "fisher"  # 7.5
+    assert test_of(flat(1000, 0), flat(3000, 30)) == "fisher"
+
+
+def test_quantiles_are_judged_from_twenty_expected_tail_requests() -> None:
+    rng = np.random.default_rng(22)
+    probabilities = bucket_probabilities(20, 0.5)
+    baseline = draw(rng, 5000, 0.0, probabilities)
+    for requests, p95, p99 in [(399, False, False), (400, True, False), (2000, True, True)]:
+        latency = analyse(draw(rng, requests, 0.0, probabilities), baseline, DEFAULT).checks[
+            "latency"
+        ]
+        assert (latency["p95"]["judged"], latency["p99"]["judged"]) == (p95, p99)
+
+
+def test_a_tail_regression_fails_even_when_the_bulk_is_faster() -> None:
+    rng = np.random.default_rng(23)
+    baseline = draw(rng, 20_000, 0.0, bucket_probabilities(20, 0.4))
+    canary = draw(rng, 20_000, 0.0, bucket_probabilities(16, 0.4, 0.06, 10.0))
+    latency = analyse(canary, baseline, DEFAULT).checks["latency"]
+    assert latency["mann_whitney"]["p_value"] > 0.5
+    assert latency["tail"]["p_value"] < 1e-10
+    assert latency["failed"] is True
+
+
+def test_a_sample_without_latency_reports_no_percentiles() -> None:
+    analysis = analyse(flat(500, 0), Sample(0, 0, {}), DEFAULT)
+    assert analysis.checks["baseline"]["p95_ms"] is None
+    assert analysis.checks["baseline"]["latency_count"] == 0
+
+
+def test_parity_edges() -> None:
+    strict = Thresholds(max_parity_mismatch_rate=0.01)
+    healthy = (flat(1000, 0), flat(1000, 0))
+    none = analyse(*healthy, strict, parity=ParitySample(0, 0)).checks["parity"]
+    assert none == {
+        "compared": 0,
+        "mismatched": 0,
+        "mismatch_rate": 0.0,
+        "max_mismatch_rate": 0.01,
+        "failed": False,
+    }
+    at_min = analyse(*healthy, strict, parity=ParitySample(100, 1))
+    assert at_min.verdict is Verdict.PASS
+    assert at_min.checks["parity"]["failed"] is False
+    over = analyse(*healthy, strict, parity=ParitySample(100, 2))
+    assert over.checks["parity"]["failed"] is True
+    ParitySample(5, 5)  # all mismatched is a valid count
+
+
+def test_errors_say_what_is_wrong() -> None:
+    with pytest.raises(ValueError, match="0 <= errors_5xx <= requests, got 2 errors in 1"):
+        Sample(1, 2, {})
+    with pytest.raises(ValueError, match="bad histogram bucket -1: 1"):
+        Sample(1, 0, {-1: 1})
+    with pytest.raises(ValueError, match="0 <= mismatched <= compared, got 2 of 1"):
+        ParitySample(1, 2)
+    with pytest.raises(ValueError, match="not a stored sample"):
+        Sample.from_dict({})
+
+
+def test_small_thresholds_are_allowed() -> None:
+    Thresholds(auto_rollback_threshold=0.5, performance_degradation_threshold=0.5)
+
+
+def test_statistics_at_their_edges() -> None:
+    assert binomial_greater(1, 1, 0.05) == pytest.approx(0.05)
+    one = mann_whitney_greater(BinnedLatency({5: 1}), BinnedLatency({}))
+    assert one == {"u": 0.0, "z": None, "p_value": 1.0}
+    pair = mann_whitney_greater(BinnedLatency({9: 1}), BinnedLatency({5: 1}))
+    theirs = stats.mannwhitneyu([9], [5], alternative="greater", method="asymptotic")
+    assert pair["u"] == 1.0
+    assert pair["p_value"] == pytest.approx(float(theirs.pvalue), rel=1e-9)
+    assert BinnedLatency({10: 1}).quantile_bucket(0.5) == 10
+
+
+@pytest.mark.parametrize("table", [((3, 10), (0, 10)), ((1, 50), (4, 50)), ((5, 5), (5, 40))])
+def test_fisher_is_scipys_one_sided_test(table: tuple[tuple[int, int], ...]) -> None:
+    (e1, n1), (e2, n2) = table
+    expected = stats.fisher_exact([[e1, n1 - e1], [e2, n2 - e2]], alternative="greater").pvalue
+    assert fisher_greater(e1, n1, e2, n2) == pytest.approx(expected, rel=1e-12)
