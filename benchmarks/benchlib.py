@@ -234,9 +234,18 @@ class Server:
                     raise BenchError(f"warming {path}: {response.status_code}")
 
     def cpu_seconds(self) -> float:
+        """CPU seconds of the server, its worker processes included (granian serves from a
+        child process; uvicorn with one worker from its own)."""
         assert self.process is not None
-        times = psutil.Process(self.process.pid).cpu_times()
-        return float(times.user + times.system)
+        main = psutil.Process(self.process.pid)
+        total = 0.0
+        for process in [main, *main.children(recursive=True)]:
+            try:
+                times = process.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system
+        return total
 
     def stats(self) -> dict[str, int]:
         if self.stats_path is None:
