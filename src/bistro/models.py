@@ -6,6 +6,7 @@ from bistro.monitoring.models import AlertEvent, AlertState, CacheBucket, Reques
 from bistro.parity.models import ParityBucket, ParityExample, ParityNoise
 from bistro.restaurants.models import OpeningInterval, Restaurant
 from bistro.reviews.models import Review
+from bistro.statistics.models import StatisticsCounter
 from bistro.users.models import AuthToken, User
 
 __all__ = [
@@ -25,5 +26,6 @@ __all__ = [
     "RequestBucket",
     "Restaurant",
     "Review",
+    "StatisticsCounter",
     "User",
 ]

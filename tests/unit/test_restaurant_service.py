@@ -11,6 +11,7 @@ import pytest
 
 from bistro.core.clock import FakeClock
 from bistro.core.errors import NotFound, ValidationFailed
+from bistro.core.totals import Total
 from bistro.restaurants.geo import Near
 from bistro.restaurants.hours import DAYS
 from bistro.restaurants.schemas import RestaurantCreate, RestaurantQuery, RestaurantUpdate
@@ -26,11 +27,16 @@ class FakeRestaurants:
         self.page_calls: list[tuple[RestaurantQuery, int | None, int, int]] = []
 
     async def page(
-        self, query: RestaurantQuery, open_minute: int | None, limit: int, offset: int
-    ) -> tuple[Sequence[Mapping[str, Any]], int]:
+        self,
+        query: RestaurantQuery,
+        open_minute: int | None,
+        limit: int,
+        offset: int,
+        key: Sequence[Any] | None = None,
+    ) -> tuple[Sequence[Mapping[str, Any]], Total]:
         self.page_calls.append((query, open_minute, limit, offset))
         rows = sorted(self.rows.values(), key=lambda r: r["id"])
-        return rows[offset : offset + limit], len(rows)
+        return rows[offset : offset + limit], Total(len(rows))
 
     async def get(self, restaurant_id: int) -> Mapping[str, Any] | None:
         return self.rows.get(restaurant_id)
@@ -112,9 +118,13 @@ async def test_distance_sort_needs_near_and_items_carry_distance() -> None:
         await svc.list(RestaurantQuery(sort="distance"), 20, 0)
     assert info.value.code == "NEAR_REQUIRED"
     near = Near(38.7, -9.0, 50)
-    items, total = await svc.list(RestaurantQuery(near=near, sort="distance"), 20, 0)
-    assert total == 1 and items[0]["distance_km"] == pytest.approx(8.68, abs=0.01)
-    items, _ = await svc.list(RestaurantQuery(), 20, 0)
+    items, total, next_cursor = await svc.list(RestaurantQuery(near=near, sort="distance"), 20, 0)
+    assert (
+        total == Total(1)
+        and next_cursor is None
+        and items[0]["distance_km"] == pytest.approx(8.68, abs=0.01)
+    )
+    items, _, _ = await svc.list(RestaurantQuery(), 20, 0)
     assert "distance_km" not in items[0]
 
 

@@ -14,6 +14,7 @@ import pytest
 from bistro.core.auth import Principal
 from bistro.core.clock import FakeClock
 from bistro.core.errors import Conflict, Forbidden, NotFound
+from bistro.core.totals import Total
 from bistro.reviews.errors import duplicate_review, restaurant_not_found
 from bistro.reviews.schemas import ReviewCreate, ReviewUpdate
 from bistro.reviews.service import ReviewService
@@ -30,11 +31,11 @@ class FakeReviews:
         self.aggregate: dict[int, tuple[int, int]] = {r: (0, 0) for r in restaurants}
         self.inserts = 0
 
-    async def page(self, **kwargs: Any) -> tuple[Sequence[Mapping[str, Any]], int]:
+    async def page(self, **kwargs: Any) -> tuple[Sequence[Mapping[str, Any]], Total]:
         rows = [
             r for r in self.rows.values() if kwargs["restaurant_id"] in (None, r["restaurant_id"])
         ]
-        return rows, len(rows)
+        return rows, Total(len(rows))
 
     async def get(self, review_id: int, *, for_update: bool = False) -> Mapping[str, Any] | None:
         row = self.rows.get(review_id)

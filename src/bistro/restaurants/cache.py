@@ -24,13 +24,13 @@ def detail_key(restaurant_id: int) -> str:
     return f"restaurant:[[{int(restaurant_id)}],{{}}]"
 
 
-def list_key(query: RestaurantQuery, page: Page) -> str:
+def list_key(query: RestaurantQuery, page: Page, cursor: str | None = None) -> str:
     """Equal for requests that must get the same body: the city matches case-insensitively and
     the cuisine filter is a set."""
     values: dict[str, Any] = asdict(query)
     values["cuisines"] = sorted(query.cuisines)
     values["city"] = query.city.lower() if query.city is not None else None
-    return make_key("restaurants", values, limit=page.limit, offset=page.offset)
+    return make_key("restaurants", values, limit=page.limit, offset=page.offset, cursor=cursor)
 
 
 def seconds_until_next_minute(now: datetime) -> float:

@@ -28,16 +28,28 @@ class Restaurant(Base):
         CheckConstraint("latitude BETWEEN -90 AND 90", name="latitude_range"),
         CheckConstraint("longitude BETWEEN -180 AND 180", name="longitude_range"),
         CheckConstraint("review_count >= 0", name="review_count_nonneg"),
-        Index("ix_restaurants_cuisine_score", "cuisine", "rating_score"),
+        # Each list order has an index in exactly that order, ending with id (0006_scale).
+        Index(
+            "ix_restaurants_cuisine_rating_order",
+            "cuisine",
+            text("rating_score DESC"),
+            text("review_count DESC"),
+            "id",
+        ),
+        Index(
+            "ix_restaurants_rating_order",
+            text("rating_score DESC"),
+            text("review_count DESC"),
+            "id",
+        ),
+        Index("ix_restaurants_review_count_order", text("review_count DESC"), "id"),
+        Index("ix_restaurants_name_order", "name", "id"),
+        Index("ix_restaurants_newest_order", text("created_at DESC"), "id"),
         Index("ix_restaurants_city", "city"),
         # The city filter is case-insensitive (migration 0004_v4_indexes).
         Index("ix_restaurants_city_lower", text("lower(city)")),
         Index("ix_restaurants_price_level", "price_level"),
-        Index("ix_restaurants_rating_score", "rating_score"),
         Index("ix_restaurants_rating_avg", "rating_avg"),
-        Index("ix_restaurants_review_count", "review_count"),
-        Index("ix_restaurants_name", "name"),
-        Index("ix_restaurants_created_at", "created_at"),
         Index("ix_restaurants_lat_lon", "latitude", "longitude"),
     )
 
@@ -70,7 +82,13 @@ class OpeningInterval(Base):
         CheckConstraint("open_minute >= 0 AND close_minute <= 10080", name="week_minutes"),
         CheckConstraint("open_minute < close_minute", name="interval_order"),
         Index("ix_opening_intervals_window", "open_minute", "close_minute"),
-        Index("ix_opening_intervals_restaurant", "restaurant_id"),
+        # The open_now EXISTS probes one restaurant's intervals from the index alone.
+        Index(
+            "ix_opening_intervals_restaurant_window",
+            "restaurant_id",
+            "open_minute",
+            "close_minute",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -13,6 +13,7 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     Table,
+    and_,
     bindparam,
     case,
     delete,
@@ -24,14 +25,18 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.sql import operators
 
 from bistro.core.database import Executor, ReadConnection
+from bistro.core.totals import Total, capped_total
 from bistro.restaurants.geo import KM_PER_DEGREE, Near
 from bistro.restaurants.models import OpeningInterval, Restaurant
 from bistro.restaurants.schemas import RestaurantQuery
+from bistro.statistics.models import StatisticsCounter
 
 R = cast(Table, Restaurant.__table__)
 I = cast(Table, OpeningInterval.__table__)  # noqa: E741
+C = cast(Table, StatisticsCounter.__table__)
 
 COLUMNS = (
     R.c.id,
@@ -135,31 +140,78 @@ def conditions(query: RestaurantQuery, open_minute: int | None) -> list[ColumnEl
     return where
 
 
+def _order(query: RestaurantQuery) -> tuple[Any, ...]:
+    if query.sort == "distance" and query.near is not None:
+        return (squared_distance(query.near).asc(), R.c.id.asc())
+    return _ORDERS[query.sort]
+
+
+def after(query: RestaurantQuery, key: Sequence[Any]) -> ColumnElement[bool]:
+    """Rows strictly after the row whose sort key is ``key``, in the query's order (keyset).
+
+    Mixed directions (rating DESC, id ASC) rule out a row-value comparison, so it is spelled
+    out: k1 < a OR (k1 = a AND (k2 < b OR ...)). The leading ``k1 <= a`` repeats the first
+    term as a plain range, which the database turns into the index scan's start.
+    """
+    parts = [(clause.element, clause.modifier is operators.desc_op) for clause in _order(query)]
+    alternatives = []
+    for i, (column, descending) in enumerate(parts):
+        equal = [parts[j][0] == key[j] for j in range(i)]
+        beyond = column < key[i] if descending else column > key[i]
+        alternatives.append(and_(*equal, beyond))
+    first, descending = parts[0]
+    start = first <= key[0] if descending else first >= key[0]
+    return and_(start, or_(*alternatives))
+
+
+def page_statement(
+    query: RestaurantQuery,
+    open_minute: int | None,
+    limit: int,
+    offset: int,
+    key: Sequence[Any] | None = None,
+) -> Select[Any]:
+    """One page of rows (plus ``distance2`` with near): after ``key`` when paging by cursor."""
+    columns: list[Any] = list(COLUMNS)
+    if query.near is not None:
+        columns.append(squared_distance(query.near).label("distance2"))
+    where = conditions(query, open_minute)
+    if key is not None:
+        where.append(after(query, key))
+    statement = select(*columns).where(*where).order_by(*_order(query)).limit(limit)
+    return statement.offset(offset) if offset else statement
+
+
+def matching_statement(query: RestaurantQuery, open_minute: int | None) -> Select[Any]:
+    """A constant per matching row: what meta.total counts (core.totals.capped_total)."""
+    return select(literal(1)).select_from(R).where(*conditions(query, open_minute))
+
+
 class RestaurantRepository:
     def __init__(self, session: Executor) -> None:
         self.session = session
 
     async def page(
-        self, query: RestaurantQuery, open_minute: int | None, limit: int, offset: int
-    ) -> tuple[Sequence[Mapping[str, Any]], int]:
-        """One page of rows (plus ``distance2`` with near) and the total, in two statements."""
-        where = conditions(query, open_minute)
-        columns: list[Any] = list(COLUMNS)
-        if query.near is not None:
-            distance2 = squared_distance(query.near)
-            columns.append(distance2.label("distance2"))
-        if query.sort == "distance" and query.near is not None:
-            order: tuple[Any, ...] = (distance2.asc(), R.c.id.asc())
-        else:
-            order = _ORDERS[query.sort]
-        statement: Select[Any] = select(*columns).where(*where).order_by(*order)
-        rows = (await self.session.execute(statement.limit(limit).offset(offset))).mappings().all()
-        if len(rows) < limit and (rows or offset == 0):
-            return rows, offset + len(rows)  # the last page: the total is known without a COUNT
-        total = (
-            await self.session.execute(select(func.count()).select_from(R).where(*where))
-        ).scalar_one()
-        return rows, int(total)
+        self,
+        query: RestaurantQuery,
+        open_minute: int | None,
+        limit: int,
+        offset: int,
+        key: Sequence[Any] | None = None,
+    ) -> tuple[Sequence[Mapping[str, Any]], Total]:
+        """One page of rows and the total (exact up to core.totals.EXACT_TOTAL_LIMIT)."""
+        statement = page_statement(query, open_minute, limit, offset, key)
+        rows = (await self.session.execute(statement)).mappings().all()
+        if key is None and len(rows) < limit and (rows or offset == 0):
+            # The last page: the total is known without a COUNT.
+            return rows, Total(offset + len(rows))
+        if not conditions(query, open_minute):
+            # Every restaurant: the trigger-kept counter is exact and costs one small read.
+            counted = await self.session.execute(
+                select(func.coalesce(func.sum(C.c.restaurants), 0))
+            )
+            return rows, Total(int(counted.scalar_one()))
+        return rows, await capped_total(self.session, matching_statement(query, open_minute))
 
     async def get(self, restaurant_id: int) -> Mapping[str, Any] | None:
         if isinstance(self.session, ReadConnection) and self.session.has_driver:

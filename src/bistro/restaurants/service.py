@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo
 
 from bistro.core.clock import Clock, SystemClock
 from bistro.core.errors import NotFound, ValidationFailed
+from bistro.core.totals import Total
+from bistro.restaurants import cursor as cursors
 from bistro.restaurants.geo import distance_km
 from bistro.restaurants.hours import is_open_at, normalise_hours, week_intervals, week_minute
 from bistro.restaurants.schemas import RestaurantCreate, RestaurantQuery, RestaurantUpdate
@@ -20,8 +22,13 @@ from bistro.restaurants.schemas import RestaurantCreate, RestaurantQuery, Restau
 
 class RestaurantRepo(Protocol):
     async def page(
-        self, query: RestaurantQuery, open_minute: int | None, limit: int, offset: int
-    ) -> tuple[Sequence[Mapping[str, Any]], int]: ...
+        self,
+        query: RestaurantQuery,
+        open_minute: int | None,
+        limit: int,
+        offset: int,
+        key: Sequence[Any] | None = None,
+    ) -> tuple[Sequence[Mapping[str, Any]], Total]: ...
 
     async def get(self, restaurant_id: int) -> Mapping[str, Any] | None: ...
 
@@ -78,8 +85,13 @@ class RestaurantService:
         return week_minute(self.clock.now().astimezone(self.tz))
 
     async def list(
-        self, query: RestaurantQuery, limit: int, offset: int
-    ) -> tuple[list[dict[str, Any]], int]:
+        self, query: RestaurantQuery, limit: int, offset: int, cursor: str | None = None
+    ) -> tuple[list[dict[str, Any]], Total, str | None]:
+        """A page of restaurants, the total, and the cursor of the next page (None at the end).
+
+        ``cursor`` (from a previous page's ``next_cursor``) continues after that page by
+        keyset instead of skipping ``offset`` rows; the two do not combine.
+        """
         if query.sort == "distance" and query.near is None:
             raise ValidationFailed(
                 "sort=distance needs near=lat,lon",
@@ -95,8 +107,18 @@ class RestaurantService:
                 "price_min must not exceed price_max",
                 details={"fields": [{"field": "price_min", "message": "greater than price_max"}]},
             )
+        key = None
+        if cursor is not None:
+            if offset:
+                raise ValidationFailed(
+                    "cursor and offset do not combine: send one or the other",
+                    code="INVALID_CURSOR",
+                    details={"fields": [{"field": "offset", "message": "must be 0 with cursor"}]},
+                )
+            key = cursors.decode(query, cursor)
         open_minute = self.week_minute_now() if query.open_now else None
-        rows, total = await self.repo.page(query, open_minute, limit, offset)
+        rows, total = await self.repo.page(query, open_minute, limit, offset, key)
+        next_cursor = cursors.encode(query, rows[-1]) if rows and len(rows) == limit else None
         items = []
         for row in rows:
             item = restaurant_representation(row)
@@ -105,7 +127,7 @@ class RestaurantService:
                     distance_km(query.near, row["latitude"], row["longitude"]), 2
                 )
             items.append(item)
-        return items, total
+        return items, total, next_cursor
 
     async def get(self, restaurant_id: int) -> dict[str, Any]:
         row = await self.repo.get(restaurant_id)

@@ -8,6 +8,8 @@ and each adds its own delta to the committed value).
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
@@ -21,6 +23,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    literal,
     select,
     update,
 )
@@ -30,12 +33,15 @@ from sqlalchemy.exc import IntegrityError
 from bistro.core.database import Executor
 from bistro.core.integrity import violation
 from bistro.core.rating import bayesian_score
+from bistro.core.totals import Total, capped_total
 from bistro.restaurants.models import Restaurant
 from bistro.reviews.errors import author_not_found, duplicate_review, restaurant_not_found
 from bistro.reviews.models import Review
+from bistro.statistics.models import StatisticsCounter
 
 R = cast(Table, Restaurant.__table__)
 V = cast(Table, Review.__table__)
+C = cast(Table, StatisticsCounter.__table__)
 
 COLUMNS = (
     V.c.id,
@@ -91,7 +97,8 @@ class ReviewRepository:
         sort: str,
         limit: int,
         offset: int,
-    ) -> tuple[Sequence[Mapping[str, Any]], int]:
+    ) -> tuple[Sequence[Mapping[str, Any]], Total]:
+        """A page of reviews and the total (exact up to core.totals.EXACT_TOTAL_LIMIT)."""
         where: list[ColumnElement[bool]] = []
         if restaurant_id is not None:
             where.append(V.c.restaurant_id == restaurant_id)
@@ -103,9 +110,16 @@ class ReviewRepository:
         result = await self.session.execute(statement.limit(limit).offset(offset))
         rows = cast("Sequence[Mapping[str, Any]]", result.mappings().all())
         if len(rows) < limit and (rows or offset == 0):
-            return rows, offset + len(rows)  # the last page: the total is known without a COUNT
-        total = await self.session.execute(select(func.count()).select_from(V).where(*where))
-        return rows, int(total.scalar_one())
+            # The last page: the total is known without a COUNT.
+            return rows, Total(offset + len(rows))
+        if restaurant_id is None and user_id is None:
+            # All reviews, or all from a rating up: the trigger-kept counters are exact.
+            ratings = range(min_rating or 1, 6)
+            per_rating = [func.coalesce(func.sum(C.c[f"reviews_{r}"]), 0) for r in ratings]
+            counted = select(functools.reduce(operator.add, per_rating))
+            return rows, Total(int((await self.session.execute(counted)).scalar_one()))
+        matching = select(literal(1)).select_from(V).where(*where)
+        return rows, await capped_total(self.session, matching)
 
     async def get(self, review_id: int, *, for_update: bool = False) -> Mapping[str, Any] | None:
         # FOR UPDATE serialises concurrent edits of one review (a no-op on SQLite).

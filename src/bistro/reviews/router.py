@@ -43,7 +43,9 @@ async def list_reviews(
                 limit=page.limit,
                 offset=page.offset,
             )
-        return success_body(items, meta=page.meta(total))
+        # total is exact up to 10,000 matches (core.totals), as for restaurants.
+        meta = {**page.meta(total.value), "total_is_estimate": total.is_estimate}
+        return success_body(items, meta=meta)
 
     key = make_key(
         "reviews",

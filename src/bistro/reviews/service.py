@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from bistro.core.auth import Principal
 from bistro.core.clock import Clock, SystemClock
 from bistro.core.errors import Forbidden, NotFound
+from bistro.core.totals import Total
 from bistro.reviews.errors import review_not_found
 from bistro.reviews.schemas import ReviewCreate, ReviewUpdate
 
@@ -23,7 +24,7 @@ class ReviewRepo(Protocol):
         sort: str,
         limit: int,
         offset: int,
-    ) -> tuple[Sequence[Mapping[str, Any]], int]: ...
+    ) -> tuple[Sequence[Mapping[str, Any]], Total]: ...
 
     async def get(
         self, review_id: int, *, for_update: bool = False
@@ -62,7 +63,7 @@ class ReviewService:
         sort: str = "newest",
         limit: int = 20,
         offset: int = 0,
-    ) -> tuple[list[dict[str, Any]], int]:
+    ) -> tuple[list[dict[str, Any]], Total]:
         rows, total = await self.repo.page(
             restaurant_id=restaurant_id,
             user_id=user_id,
