@@ -165,7 +165,11 @@ def plans_for(url: str, shapes: list[Shape], cursors: dict[str, Any]) -> dict[st
         from bistro.core.totals import EXACT_TOTAL_LIMIT, explain
         from bistro.restaurants.geo import Near
         from bistro.restaurants.hours import week_minute
-        from bistro.restaurants.repository import matching_statement, page_statement
+        from bistro.restaurants.repository import (
+            conditions,
+            matching_statement,
+            page_statement,
+        )
         from bistro.restaurants.schemas import RestaurantQuery
         from bistro.statistics.repository import StatisticsRepository, top_statement
     except ImportError:
@@ -199,6 +203,9 @@ def plans_for(url: str, shapes: list[Shape], cursors: dict[str, Any]) -> dict[st
                     key = cursors.get(shape.name)
                     page = page_statement(query, open_minute, 20, shape.offset, key)
                     checks = {"page": check_plan(await explain(conn, page, analyze=True))}
+                    if not conditions(query, open_minute):
+                        out[shape.name] = checks  # the total is the trigger-kept counter
+                        continue
                     capped = select(func.count()).select_from(
                         matching_statement(query, open_minute)
                         .limit(EXACT_TOTAL_LIMIT + 1)

@@ -29,6 +29,10 @@ class Total:
     value: int
     is_estimate: bool = False
 
+    def at_least(self, shown: int) -> Total:
+        """An estimate never below the rows a client has been shown (offset + page)."""
+        return Total(max(self.value, shown), True) if self.is_estimate else self
+
 
 class Explain(Executable, ClauseElement):
     """``EXPLAIN (FORMAT JSON[, ANALYZE, BUFFERS]) <statement>`` with the statement's own bind

@@ -35,6 +35,8 @@ class Restaurant(Base):
             text("rating_score DESC"),
             text("review_count DESC"),
             "id",
+            # Counting a filtered list from the index alone (migration 0006_scale).
+            postgresql_include=["price_level", "rating_avg"],
         ),
         Index(
             "ix_restaurants_rating_order",
@@ -47,7 +49,11 @@ class Restaurant(Base):
         Index("ix_restaurants_newest_order", text("created_at DESC"), "id"),
         Index("ix_restaurants_city", "city"),
         # The city filter is case-insensitive (migration 0004_v4_indexes).
-        Index("ix_restaurants_city_lower", text("lower(city)")),
+        Index(
+            "ix_restaurants_city_lower",
+            text("lower(city)"),
+            postgresql_include=["price_level", "rating_avg"],
+        ),
         Index("ix_restaurants_price_level", "price_level"),
         Index("ix_restaurants_rating_avg", "rating_avg"),
         Index("ix_restaurants_lat_lon", "latitude", "longitude"),

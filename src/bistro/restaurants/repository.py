@@ -4,7 +4,9 @@ object loading on the hot path); every filter is a sargable predicate on an inde
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, cast
 
@@ -187,6 +189,10 @@ def matching_statement(query: RestaurantQuery, open_minute: int | None) -> Selec
     return select(literal(1)).select_from(R).where(*conditions(query, open_minute))
 
 
+# Below this many matches, sorting them all by distance is cheaper than narrowing the circle.
+RING_SEARCH_FROM = 1_000
+
+
 class RestaurantRepository:
     def __init__(self, session: Executor) -> None:
         self.session = session
@@ -200,6 +206,8 @@ class RestaurantRepository:
         key: Sequence[Any] | None = None,
     ) -> tuple[Sequence[Mapping[str, Any]], Total]:
         """One page of rows and the total (exact up to core.totals.EXACT_TOTAL_LIMIT)."""
+        if query.sort == "distance" and query.near is not None and key is None:
+            return await self._nearest(query, open_minute, limit, offset)
         statement = page_statement(query, open_minute, limit, offset, key)
         rows = (await self.session.execute(statement)).mappings().all()
         if key is None and len(rows) < limit and (rows or offset == 0):
@@ -211,7 +219,8 @@ class RestaurantRepository:
                 select(func.coalesce(func.sum(C.c.restaurants), 0))
             )
             return rows, Total(int(counted.scalar_one()))
-        return rows, await capped_total(self.session, matching_statement(query, open_minute))
+        total = await capped_total(self.session, matching_statement(query, open_minute))
+        return rows, total.at_least(offset + len(rows))
 
     async def get(self, restaurant_id: int) -> Mapping[str, Any] | None:
         if isinstance(self.session, ReadConnection) and self.session.has_driver:
@@ -267,3 +276,30 @@ class RestaurantRepository:
                     for o, c in intervals
                 ],
             )
+
+    async def _nearest(
+        self, query: RestaurantQuery, open_minute: int | None, limit: int, offset: int
+    ) -> tuple[Sequence[Mapping[str, Any]], Total]:
+        """sort=distance without sorting every match: nothing orders by distance from an index
+        here, so the page comes from the smallest circle around the point that holds
+        offset + limit matches. Every match outside that circle is farther than every match
+        inside, so the page is exactly the one the whole radius would give, at a cost that
+        follows the page rather than the density of restaurants around the point."""
+        assert query.near is not None
+        total = await capped_total(self.session, matching_statement(query, open_minute))
+        need = offset + limit
+        near = query.near
+        if total.value > RING_SEARCH_FROM and need < total.value:
+            # Start from the radius that would hold twice the rows needed at even density.
+            radius = near.radius_km * math.sqrt(2 * need / total.value)
+            while radius < near.radius_km:
+                ring = replace(query, near=replace(near, radius_km=radius))
+                capped = matching_statement(ring, open_minute).limit(need).subquery()
+                held = await self.session.execute(select(func.count()).select_from(capped))
+                if held.scalar_one() >= need:
+                    query = ring
+                    break
+                radius *= 2
+        statement = page_statement(query, open_minute, limit, offset)
+        rows = (await self.session.execute(statement)).mappings().all()
+        return rows, total.at_least(offset + len(rows))

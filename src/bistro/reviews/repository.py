@@ -119,7 +119,7 @@ class ReviewRepository:
             counted = select(functools.reduce(operator.add, per_rating))
             return rows, Total(int((await self.session.execute(counted)).scalar_one()))
         matching = select(literal(1)).select_from(V).where(*where)
-        return rows, await capped_total(self.session, matching)
+        return rows, (await capped_total(self.session, matching)).at_least(offset + len(rows))
 
     async def get(self, review_id: int, *, for_update: bool = False) -> Mapping[str, Any] | None:
         # FOR UPDATE serialises concurrent edits of one review (a no-op on SQLite).
