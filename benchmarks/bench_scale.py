@@ -134,7 +134,7 @@ def check_plan(document: Any) -> PlanCheck:
             + node.get("Rows Removed by Index Recheck", 0)
         )
         read[table] = read.get(table, 0) + int(rows * loops)
-        if node["Node Type"] == "Seq Scan":
+        if node["Node Type"].endswith("Seq Scan"):
             seq.append(table)
 
     def line(node: dict[str, Any], depth: int) -> Iterator[str]:
@@ -149,8 +149,9 @@ def check_plan(document: Any) -> PlanCheck:
         for child in node.get("Plans", ()):
             yield from line(child, depth + 1)
 
+    lines = list(line(root, 0))
     return PlanCheck(
-        top=" | ".join(line(root, 0)),
+        top=" | ".join(lines[:4]) + (f" | ... ({len(lines) - 4} more)" if len(lines) > 4 else ""),
         returned=int(root.get("Actual Rows", 0)),
         read=read,
         seq_scans=seq,
@@ -162,10 +163,11 @@ def plans_for(url: str, shapes: list[Shape], cursors: dict[str, Any]) -> dict[st
     """EXPLAIN ANALYZE of each restaurant-list shape's page and total statements, and of the
     statistics reads; {} when the checkout has no statement builders."""
     try:
-        from bistro.core.totals import EXACT_TOTAL_LIMIT, explain
+        from bistro.core.totals import EXACT_TOTAL_LIMIT, capped_total, explain
         from bistro.restaurants.geo import Near
         from bistro.restaurants.hours import week_minute
         from bistro.restaurants.repository import (
+            RestaurantRepository,
             conditions,
             matching_statement,
             page_statement,
@@ -201,6 +203,11 @@ def plans_for(url: str, shapes: list[Shape], cursors: dict[str, Any]) -> dict[st
                     query = RestaurantQuery(**fields)
                     open_minute = minute if query.open_now else None
                     key = cursors.get(shape.name)
+                    if query.sort == "distance":  # the circle the service would narrow to
+                        found = await capped_total(conn, matching_statement(query, open_minute))
+                        query = await RestaurantRepository(conn).nearest_circle(
+                            query, open_minute, shape.offset + 20, found
+                        )
                     page = page_statement(query, open_minute, 20, shape.offset, key)
                     checks = {"page": check_plan(await explain(conn, page, analyze=True))}
                     if not conditions(query, open_minute):

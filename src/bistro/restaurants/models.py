@@ -52,7 +52,7 @@ class Restaurant(Base):
         Index(
             "ix_restaurants_city_lower",
             text("lower(city)"),
-            postgresql_include=["price_level", "rating_avg"],
+            postgresql_include=["city", "price_level", "rating_avg"],
         ),
         Index("ix_restaurants_price_level", "price_level"),
         Index("ix_restaurants_rating_avg", "rating_avg"),

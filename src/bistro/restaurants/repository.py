@@ -285,21 +285,27 @@ class RestaurantRepository:
         offset + limit matches. Every match outside that circle is farther than every match
         inside, so the page is exactly the one the whole radius would give, at a cost that
         follows the page rather than the density of restaurants around the point."""
-        assert query.near is not None
         total = await capped_total(self.session, matching_statement(query, open_minute))
-        need = offset + limit
-        near = query.near
-        if total.value > RING_SEARCH_FROM and need < total.value:
-            # Start from the radius that would hold twice the rows needed at even density.
-            radius = near.radius_km * math.sqrt(2 * need / total.value)
-            while radius < near.radius_km:
-                ring = replace(query, near=replace(near, radius_km=radius))
-                capped = matching_statement(ring, open_minute).limit(need).subquery()
-                held = await self.session.execute(select(func.count()).select_from(capped))
-                if held.scalar_one() >= need:
-                    query = ring
-                    break
-                radius *= 2
+        query = await self.nearest_circle(query, open_minute, offset + limit, total)
         statement = page_statement(query, open_minute, limit, offset)
         rows = (await self.session.execute(statement)).mappings().all()
         return rows, total.at_least(offset + len(rows))
+
+    async def nearest_circle(
+        self, query: RestaurantQuery, open_minute: int | None, need: int, total: Total
+    ) -> RestaurantQuery:
+        """``query`` with the smallest radius found to hold ``need`` of its ``total`` matches
+        (``query`` itself when it has few matches or no smaller circle holds them)."""
+        near = query.near
+        if near is None or total.value <= RING_SEARCH_FROM or need >= total.value:
+            return query
+        # Start from the radius that would hold twice the rows needed at even density.
+        radius = near.radius_km * math.sqrt(2 * need / total.value)
+        while radius < near.radius_km:
+            ring = replace(query, near=replace(near, radius_km=radius))
+            capped = matching_statement(ring, open_minute).limit(need).subquery()
+            held = await self.session.execute(select(func.count()).select_from(capped))
+            if held.scalar_one() >= need:
+                return ring
+            radius *= 2
+        return query
