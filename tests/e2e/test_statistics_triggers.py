@@ -1,6 +1,6 @@
 """The statistics counters stay right under any mix of writes, whichever version makes them.
 
-``statistics_counters`` is kept by database triggers (migration 0007_scale): a random mix of
+``statistics_counters`` is kept by database triggers (migration 0008_scale): a random mix of
 v3 and v4 creates, edits and deletes, including deletes that cascade (a restaurant's or a
 user's reviews), and rows written straight to the database, is checked against a full recount
 of the tables after every few steps, on SQLite and PostgreSQL.

@@ -28,14 +28,14 @@ class Restaurant(Base):
         CheckConstraint("latitude BETWEEN -90 AND 90", name="latitude_range"),
         CheckConstraint("longitude BETWEEN -180 AND 180", name="longitude_range"),
         CheckConstraint("review_count >= 0", name="review_count_nonneg"),
-        # Each list order has an index in exactly that order, ending with id (0007_scale).
+        # Each list order has an index in exactly that order, ending with id (0008_scale).
         Index(
             "ix_restaurants_cuisine_rating_order",
             "cuisine",
             text("rating_score DESC"),
             text("review_count DESC"),
             "id",
-            # Counting a filtered list from the index alone (migration 0007_scale).
+            # Counting a filtered list from the index alone (migration 0008_scale).
             postgresql_include=["price_level", "rating_avg"],
         ),
         Index(

@@ -1,4 +1,4 @@
-"""Statistics kept in step with every write by database triggers (migration 0007_scale).
+"""Statistics kept in step with every write by database triggers (migration 0008_scale).
 
 ``statistics_counters`` holds the totals the statistics endpoint reports, split over a few
 shard rows so concurrent writers rarely wait on one another: each PostgreSQL connection adds

@@ -1,6 +1,6 @@
 """Scale: indexes that serve filter and sort together, statistics kept by triggers
 
-Revision ID: 0007_scale
+Revision ID: 0008_scale
 Revises: 0005_review_rating_indexes
 Create Date: 2026-12-03 19:00:00
 
@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007_scale"
+revision: str = "0008_scale"
 down_revision: str | Sequence[str] | None = "0005_review_rating_indexes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
