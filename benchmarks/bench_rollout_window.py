@@ -33,6 +33,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "src"), str(Path(__fil
 
 import asyncpg  # noqa: E402
 from benchlib import create_database, drop_database  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 
 from bistro.core.clock import FakeClock  # noqa: E402
 from bistro.core.database import Database  # noqa: E402
@@ -108,6 +109,16 @@ async def fill(db: Database, args: argparse.Namespace) -> tuple[datetime, int]:
     return clock.now(), requests
 
 
+async def settle(db: Database) -> None:
+    """What autovacuum does to a running fleet's tables: fresh planner statistics (a table
+    filled a moment ago has none, and PostgreSQL then picks poor plans) and no dead row
+    versions (each flush rewrites the current minute's rollup rows)."""
+    async with db.engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        for table in ("monitoring_request_buckets", "monitoring_request_minutes"):
+            await conn.execute(text(f"VACUUM ANALYZE {table}"))
+
+
 async def raw_only(db: Database, since: datetime, until: datetime) -> dict[str, WindowCounts]:
     out = {"v3": WindowCounts(), "v4": WindowCounts()}
     async with db.unit_of_work() as session:
@@ -142,6 +153,7 @@ async def measure(url: str, args: argparse.Namespace, *, filled: bool) -> dict[s
             now, requests = START + timedelta(seconds=step * int(args.hours * 3600 / step)), 0
         else:
             now, requests = await fill(db, args)
+            await settle(db)
         fill_seconds = time.perf_counter() - fill_started
         until = now + timedelta(microseconds=1)
         since = until - timedelta(hours=args.hours)

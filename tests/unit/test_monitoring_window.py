@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
@@ -51,6 +52,17 @@ def test_merges_rollup_pairs_and_bucket_objects() -> None:
     counts = WindowCounts()
     counts.add_rows([row(encode_pairs(a), 4), row(encode(b), 6), row(encode_pairs(c), 6)])
     assert counts.histogram == {7: 4, 1200: 5, 2500: 6, 9000: 1}
+    # The rollups' JSON text, as the window read fetches it, sums the same way.
+    as_text = WindowCounts()
+    as_text.add_rows(
+        [
+            row(json.dumps(encode_pairs(a)), 4),
+            row(encode(b), 6),
+            row("[]", 0),
+            row(json.dumps(encode_pairs(c)), 6),
+        ]
+    )
+    assert as_text.histogram == counts.histogram
     assert (counts.requests, counts.errors_4xx, counts.errors_5xx, counts.client_aborts) == (
         16,
         3,

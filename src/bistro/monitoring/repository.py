@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import Text, cast, delete, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -111,12 +111,16 @@ class MetricsRepository(Repository[RequestBucket]):
     async def minute_counts(
         self, first: datetime, end: datetime, source: str, group: str | None
     ) -> Sequence[Any]:
-        """Rollup rows of one source (and group) for the minutes in ``[first, end)``."""
+        """Rollup rows of one source (and group) for the minutes in ``[first, end)``; their
+        ``histogram`` is the stored JSON text ``[index, count, ...]``."""
         t = RequestMinute
         where = [t.source == source, t.minute >= first, t.minute < end]
         if group is not None:
             where.append(t.grp == group)
-        statement = select(*(getattr(t, c) for c in _COUNT_COLUMNS)).where(*where)
+        # The histograms as their JSON text (a flat list of numbers), parsed by the caller
+        # straight into an array: no Python object per number.
+        columns = [getattr(t, c) for c in _COUNT_COLUMNS if c != "histogram"]
+        statement = select(*columns, cast(t.histogram, Text).label("histogram")).where(*where)
         return (await self.session.execute(statement)).all()
 
     async def cache_rows(self, since: datetime, until: datetime) -> Sequence[Any]:

@@ -49,9 +49,12 @@ class WindowCounts:
 
     def add_rows(self, rows: Iterable[Any]) -> None:
         """Add bucket rows (histograms as ``{"index": count}``) and rollup rows (histograms as
-        flat ``[index, count, ...]`` lists, see ``histogram.encode_pairs``)."""
-        # This is the read's cost: a 2-hour window holds ~10^5 histogram entries. The flat
-        # lists are summed as arrays (numpy), the few small bucket objects in Python.
+        flat ``[index, count, ...]`` lists, see ``histogram.encode_pairs``, or their JSON
+        text as ``MetricsRepository.minute_counts`` reads them)."""
+        # This is the read's cost: a 2-hour window holds ~10^5 histogram entries. The rollups'
+        # text is parsed by numpy straight into one array and summed there; only the few
+        # small bucket objects of the window's edges go through Python dicts.
+        texts: list[str] = []
         pairs: list[int] = []
         merged: dict[str, int] = {}
         get = merged.get
@@ -62,14 +65,20 @@ class WindowCounts:
             self.client_aborts += row.client_aborts
             self.latency_sum += row.latency_sum
             stored = row.histogram
-            if isinstance(stored, list):
+            if isinstance(stored, str):
+                if len(stored) > 2:
+                    texts.append(stored[1:-1])
+            elif isinstance(stored, list):
                 pairs += stored
             elif stored:
                 for index, count in stored.items():
                     merged[index] = get(index, 0) + count
         histogram = self.histogram
-        if pairs:
-            flat = np.array(pairs, dtype=np.int64)
+        flats = [np.array(pairs, dtype=np.int64)] if pairs else []
+        if texts:
+            flats.append(np.fromstring(",".join(texts), dtype=np.int64, sep=","))
+        if flats:
+            flat = flats[0] if len(flats) == 1 else np.concatenate(flats)
             sums = np.bincount(flat[0::2], weights=flat[1::2])
             present = np.flatnonzero(sums)
             for index, count in zip(present.tolist(), sums[present].tolist(), strict=True):
