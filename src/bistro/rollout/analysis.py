@@ -102,7 +102,7 @@ class Sample:
     requests: int  # server-caused outcomes only (client aborts already excluded)
     errors_5xx: int
     histogram: Mapping[int, int] = field(default_factory=dict)  # bucket index -> count
-    # The sorted view, built on first use: the controller passes the same fallback every time.
+    # The sorted view of the histogram (built once, in __post_init__).
     _latency: BinnedLatency | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -111,14 +111,18 @@ class Sample:
                 f"a sample needs 0 <= errors_5xx <= requests, got {self.errors_5xx} "
                 f"errors in {self.requests} requests"
             )
-        for index, count in self.histogram.items():
-            if not 0 <= index <= MAX_INDEX or count < 0:
-                raise ValueError(f"bad histogram bucket {index}: {count}")
+        # The sorted view is needed by every analysis of the sample: build it once, here, and
+        # validate the buckets on its arrays (sorted, so the edges are the first and last).
+        view = BinnedLatency(self.histogram)
+        object.__setattr__(self, "_latency", view)
+        if len(view.indexes) and (
+            view.indexes[0] < 0 or view.indexes[-1] > MAX_INDEX or view.counts.min() < 0
+        ):
+            bad = {i: c for i, c in self.histogram.items() if not 0 <= i <= MAX_INDEX or c < 0}
+            raise ValueError(f"bad histogram buckets {bad}")
 
     def latency(self) -> BinnedLatency:
-        if self._latency is None:
-            object.__setattr__(self, "_latency", BinnedLatency(self.histogram))
-        assert self._latency is not None
+        assert self._latency is not None  # set in __post_init__
         return self._latency
 
     @property
