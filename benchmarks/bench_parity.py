@@ -50,7 +50,7 @@ from bistro.core.settings import (  # noqa: E402
 )
 from bistro.migration.flags import Flag, Stage  # noqa: E402
 from bistro.migration.runtime import FlagRuntime  # noqa: E402
-from bistro.parity.layer import ShadowLayer  # noqa: E402
+from bistro.parity.layer import shadow_layer  # noqa: E402
 from bistro.parity.runtime import ParityRuntime  # noqa: E402
 from bistro.seed import SeedPlan, seed_database  # noqa: E402
 
@@ -148,7 +148,7 @@ async def layer_cost_ns(app: FastAPI, calls: int = 50_000) -> float:
         return None
 
     parity = app.state.bistro.extras["parity"]
-    layer = ShadowLayer(
+    layer = shadow_layer(
         bare, ParityRuntime(parity.settings, parity.clock), app.state.bistro.extras["flags"]
     )
     context = RequestContext()
@@ -192,7 +192,7 @@ async def main(url: str, requests: int, rounds: int) -> dict[str, Any]:
     )
     with_layer = create_app(settings)
     without = create_app(settings)
-    without.user_middleware = [m for m in without.user_middleware if m.cls is not ShadowLayer]
+    without.user_middleware = [m for m in without.user_middleware if m.cls is not shadow_layer]
     out: dict[str, Any] = {"requests_per_round": requests, "rounds": rounds}
     async with with_layer.router.lifespan_context(with_layer):
         await seed_database(with_layer.state.bistro.db.engine, SeedPlan(200, 2000, 100, seed=1))

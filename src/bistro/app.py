@@ -39,7 +39,7 @@ from bistro.monitoring.router import router as monitoring_router
 from bistro.monitoring.runtime import STATE_KEY as MONITORING_KEY
 from bistro.monitoring.runtime import Monitoring
 from bistro.monitoring.sections import STATUS_SECTIONS as MONITORING_SECTIONS
-from bistro.parity.layer import ShadowLayer
+from bistro.parity.layer import shadow_layer
 from bistro.parity.runtime import STATE_KEY as PARITY_KEY
 from bistro.parity.runtime import ParityRuntime
 from bistro.parity.sections import register_status_section as register_parity_section
@@ -235,7 +235,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     layers: list[tuple[Any, dict[str, Any]]] = [
         (RequestIdMiddleware, {}),
         (StableRouter, {"runtime": flags}),
-        (ShadowLayer, {"runtime": parity, "flags": flags}),
+        (shadow_layer, {"runtime": parity, "flags": flags}),
     ]
     if settings.monitoring.request_metrics:
         metrics_options = {
