@@ -36,6 +36,7 @@ from bistro.core.settings import (
     CacheSettings,
     DatabaseSettings,
     MonitoringSettings,
+    RolloutSettings,
     ServerSettings,
     Settings,
 )
@@ -47,6 +48,11 @@ REDIS_URL = os.environ.get("BISTRO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 # Tables in delete order (children first). Features add theirs with register_table().
 TABLES: list[str] = [
+    "rollout_decisions",
+    "rollout_rollouts",
+    "rollout_lease",
+    "rollout_instances",
+    "rollout_drills",
     "monitoring_alert_events",
     "monitoring_alerts",
     "monitoring_cache_buckets",
@@ -148,6 +154,7 @@ def make_settings(
     monitoring: MonitoringSettings | None = None,
     *,
     cache_prefix: str | None = None,
+    rollout: RolloutSettings | None = None,
     **server: Any,
 ) -> Settings:
     """Settings for a test app. With Redis, keys go under ``cache_prefix`` (a fresh one by
@@ -162,6 +169,8 @@ def make_settings(
         auth=AuthSettings(),
         # The background flush loop stays off in tests: they flush by hand with a fake clock.
         monitoring=monitoring or MonitoringSettings(enabled=False),
+        # Likewise the rollout controller loop: tests evaluate by hand with a fake clock.
+        rollout=rollout or RolloutSettings(controller=False),
     )
 
 

@@ -44,9 +44,15 @@ from bistro.parity.runtime import STATE_KEY as PARITY_KEY
 from bistro.parity.runtime import ParityRuntime
 from bistro.parity.sections import register_status_section as register_parity_section
 from bistro.parity.settings import ParitySettings
+from bistro.parity.window import parity_window
 from bistro.perf.marking import SyntheticSourceMarker
 from bistro.restaurants.router import router as restaurants_v4_router
 from bistro.reviews.router import router as reviews_v4_router
+from bistro.rollout.api import router as rollout_router
+from bistro.rollout.drill import DrillBoard, FaultDrillMiddleware
+from bistro.rollout.runtime import STATE_KEY as ROLLOUT_KEY
+from bistro.rollout.runtime import RolloutRuntime
+from bistro.rollout.status import rollout_status_section
 from bistro.statistics.router import router as statistics_v4_router
 from bistro.users.repository import principal_for_token
 from bistro.users.router import router as users_v4_router
@@ -86,11 +92,12 @@ def _include_flat(app: FastAPI, router: APIRouter, prefix: str) -> None:
 
 
 def compose_status_sections() -> None:
-    """The migration status: the migration feature's sections, then monitoring's (once).
+    """The migration status: the migration feature's sections, then monitoring's, then the
+    rollout controller's (once).
 
-    Composed here, in the wiring, so neither feature imports the other."""
+    Composed here, in the wiring, so no feature imports another to be shown."""
     names = {name for name, _ in STATUS_SECTIONS}
-    for name, section in MONITORING_SECTIONS:
+    for name, section in (*MONITORING_SECTIONS, ("rollout", rollout_status_section)):
         if name not in names:
             STATUS_SECTIONS.append((name, section))
 
@@ -125,6 +132,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     access_log = AccessLog(json_lines=json_lines(settings.server.log_format))
     # The router resolves signed-in subjects with the users feature's live-token query.
     flags.tokens.lookup = principal_for_token
+    # Fault drills exist only where an operator allowed them: no layer at all otherwise.
+    drills = (
+        DrillBoard(clock or SystemClock(), settings.rollout.drill_poll_seconds)
+        if settings.rollout.allow_fault_injection
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -154,6 +167,22 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         state.extras[PARITY_KEY] = parity
         parity.instance = monitoring.instance
         await parity.start(db, cache, background=settings.monitoring.enabled)
+        # Every instance reports in and competes for the controller lease; the holder
+        # evaluates the rollouts (parity's comparisons feed max_parity_mismatch_rate).
+        rollout = RolloutRuntime(
+            settings.rollout,
+            db,
+            state.clock,
+            monitoring.instance,
+            flags=flags,
+            registry=exporter.registry,
+            notify=monitoring.notifier.notify,
+            parity=parity_window,
+        )
+        state.extras[ROLLOUT_KEY] = rollout
+        await rollout.start()
+        if drills is not None:
+            await drills.start(db)
         try:
             if settings.server.demo:
                 from bistro.seed.demo import bootstrap_demo
@@ -161,6 +190,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 await bootstrap_demo(state)
             yield
         finally:
+            # The lease first: another instance takes over the controller at once.
+            await rollout.stop()
+            if drills is not None:
+                await drills.stop()
             await parity.stop()
             await monitoring.stop()
             await access_log.stop()
@@ -196,6 +229,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     register_parity_section()
     app.mount("/dashboard/static", StaticFiles(directory=STATIC_DIR), name="dashboard-static")
     app.include_router(migration_router, prefix=V4)
+    app.include_router(rollout_router, prefix=V4)
 
     @app.get("/healthz", tags=["operations"], summary="The process is alive")
     async def healthz() -> JSONBytes:
@@ -231,7 +265,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     # 4. metrics and the access log (they see the rewritten path and the chosen version);
     # 5. an admin's X-Bistro-Source: synthetic (bistro perf) marked as synthetic traffic;
     # 6. the body-size limit (its 413s are counted);
-    # 7. the cache-hit fast path, last: a hit it answers has been through all of the above.
+    # 7. fault drills, only where allowed (v4 responses of a group fail or slow down; inside
+    #    the metrics, so the controller sees them, and in front of every answer, hits too);
+    # 8. the cache-hit fast path, last: a hit it answers has been through all of the above.
     layers: list[tuple[Any, dict[str, Any]]] = [
         (RequestIdMiddleware, {}),
         (StableRouter, {"runtime": flags}),
@@ -246,6 +282,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         layers.append((MetricsMiddleware, metrics_options))
     layers.append((SyntheticSourceMarker, {"lookup": principal_for_token}))
     layers.append((BodySizeLimitMiddleware, {"max_bytes": settings.server.max_body_bytes}))
+    if drills is not None:
+        layers.append((FaultDrillMiddleware, {"board": drills}))
     layers.append((CacheHitFastPath, {"index": fast_path}))
     for layer, options in reversed(layers):  # add_middleware puts each outside the last
         app.add_middleware(layer, **options)

@@ -6,6 +6,13 @@ from bistro.monitoring.models import AlertEvent, AlertState, CacheBucket, Reques
 from bistro.parity.models import ParityBucket, ParityExample, ParityNoise
 from bistro.restaurants.models import OpeningInterval, Restaurant
 from bistro.reviews.models import Review
+from bistro.rollout.models import (
+    ControllerLease,
+    DrillRow,
+    InstanceRow,
+    RolloutDecision,
+    RolloutRow,
+)
 from bistro.statistics.models import StatisticsCounter
 from bistro.users.models import AuthToken, User
 
@@ -15,10 +22,13 @@ __all__ = [
     "AuthToken",
     "Base",
     "CacheBucket",
+    "ControllerLease",
+    "DrillRow",
     "FlagAudit",
     "FlagOverride",
     "FlagRow",
     "FlagStateVersion",
+    "InstanceRow",
     "OpeningInterval",
     "ParityBucket",
     "ParityExample",
@@ -26,6 +36,8 @@ __all__ = [
     "RequestBucket",
     "Restaurant",
     "Review",
+    "RolloutDecision",
+    "RolloutRow",
     "StatisticsCounter",
     "User",
 ]

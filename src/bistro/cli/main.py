@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from bistro.cli import db, flags, migration, monitoring, parity, perf, seed, serve, users
+from bistro.cli import (
+    db,
+    drill,
+    flags,
+    migration,
+    monitoring,
+    parity,
+    perf,
+    rollout,
+    seed,
+    serve,
+    users,
+)
 
 app = typer.Typer(
     name="bistro",
@@ -23,6 +35,8 @@ app.add_typer(migration.app, name="migration")
 app.add_typer(flags.app, name="flags")
 app.add_typer(parity.app, name="parity")
 app.add_typer(perf.app, name="perf")
+app.add_typer(rollout.app, name="rollout")
+app.command("drill")(drill.drill)
 
 
 if __name__ == "__main__":

@@ -144,6 +144,27 @@ class FlagSettings(_Section):
     served_window_seconds: int = Field(300, ge=10, le=86_400)
 
 
+class RolloutSettings(_Section):
+    """The rollout controller's runtime (each rollout's own configuration is in the database)."""
+
+    model_config = SettingsConfigDict(env_prefix="BISTRO_ROLLOUT_", extra="ignore", frozen=True)
+
+    # Run the controller loop inside `bistro serve` (one instance at a time holds the lease).
+    controller: bool = True
+    # A dead holder's lease is taken over by another instance within this many seconds.
+    lease_seconds: float = Field(15.0, ge=1, le=600)
+    # The loop's longest sleep; rollouts are evaluated at their own evaluation_interval.
+    tick_seconds: float = Field(1.0, ge=0.05, le=60)
+    # Each instance reports in (pins, drills allowed) this often.
+    heartbeat_seconds: float = Field(5.0, ge=0.5, le=300)
+    # Written as JSON on every change when set.
+    status_file: str | None = None
+    # Fault drills (`bistro drill`) are applied only by instances started with this on.
+    allow_fault_injection: bool = Field(False, validation_alias="BISTRO_ALLOW_FAULT_INJECTION")
+    # How often an instance that allows drills looks for active ones.
+    drill_poll_seconds: float = Field(0.5, ge=0.05, le=60)
+
+
 class Settings:
     """All sections together; build with :func:`get_settings` (cached) or directly in tests."""
 
@@ -155,6 +176,7 @@ class Settings:
         auth: AuthSettings | None = None,
         monitoring: MonitoringSettings | None = None,
         flags: FlagSettings | None = None,
+        rollout: RolloutSettings | None = None,
     ) -> None:
         self.server = server or ServerSettings()
         self.database = database or DatabaseSettings()
@@ -162,6 +184,7 @@ class Settings:
         self.auth = auth or AuthSettings()
         self.monitoring = monitoring or MonitoringSettings()
         self.flags = flags or FlagSettings()
+        self.rollout = rollout or RolloutSettings()
 
 
 @lru_cache(maxsize=1)

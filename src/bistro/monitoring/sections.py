@@ -152,14 +152,8 @@ async def alerts_status_section(ctx: StatusContext) -> dict[str, Any]:
     return await _with_session(ctx, state, alerts_section)
 
 
-async def rollout_status_section(ctx: StatusContext) -> dict[str, Any]:
-    # The rollout controller is a later feature; say so rather than invent a state.
-    return {"controller": None, "state": "no rollout controller yet", "decisions": []}
-
-
 # The monitoring feature's sections of the migration status, in the order they are shown.
 STATUS_SECTIONS = (
     ("metrics", metrics_status_section),
     ("alerts", alerts_status_section),
-    ("rollout", rollout_status_section),
 )

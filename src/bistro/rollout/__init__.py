@@ -1,1 +1,1 @@
-"""The rollout controller: moves v4 to everyone on evidence and back on harm."""
+"""The rollout controller: v4 moves to everyone on evidence, and comes back on harm."""

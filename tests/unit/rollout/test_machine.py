@@ -1,0 +1,309 @@
+"""The rollout state machine, rule by rule (pure: no clock, no database)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bistro.rollout import machine
+from bistro.rollout.analysis import Verdict
+from bistro.rollout.config import RolloutConfig
+from bistro.rollout.machine import Action, Progress, State
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+DAY = timedelta(days=1)
+CONFIG = RolloutConfig()  # 5, 15, ..., 95, 100 every 24 h; window 2 h
+
+
+def at(step: int = 0, *, started: datetime = T0, **fields: object) -> Progress:
+    plan = CONFIG.plan()
+    base = Progress(State.RUNNING, plan[step], step, started)
+    return replace(base, **fields)  # type: ignore[arg-type]
+
+
+def run(
+    progress: Progress,
+    verdict: Verdict,
+    now: datetime,
+    config: RolloutConfig = CONFIG,
+    **kw: object,
+) -> machine.Decision:
+    window_start = kw.pop("window_start", now - timedelta(hours=2))
+    return machine.evaluate(config, progress, verdict, now, window_start=window_start, **kw)  # type: ignore[arg-type]
+
+
+def test_default_plan_and_start() -> None:
+    assert CONFIG.plan() == [5, 15, 25, 35, 45, 55, 65, 75, 85, 95, 100]
+    d = machine.start(CONFIG, T0)
+    assert d.action is Action.START
+    assert d.progress == Progress(State.RUNNING, 5.0, 0, T0)
+    assert machine.flag_target(d.progress) == ("partial", 5.0)
+
+
+def test_explicit_steps_and_a_lower_maximum() -> None:
+    assert RolloutConfig(steps=[1, 5, 10, 25, 50, 100]).plan() == [1, 5, 10, 25, 50, 100]
+    assert RolloutConfig(steps="1,5,50", max_percentage=50).plan() == [1, 5, 50]
+    assert RolloutConfig(initial_percentage=10, increment_percentage=20, max_percentage=50).plan() == [
+        10,
+        30,
+        50,
+    ]
+
+
+def test_pass_holds_until_the_interval_then_moves_one_step() -> None:
+    p = at(0)
+    early = run(p, Verdict.PASS, T0 + DAY - timedelta(seconds=1))
+    assert early.action is Action.HOLD
+    assert early.progress.percentage == 5.0
+    assert "next step due" in early.reason
+    due = run(p, Verdict.PASS, T0 + DAY)
+    assert due.action is Action.INCREMENT
+    assert due.progress.percentage == 15.0
+    assert due.progress.step_index == 1
+    assert due.progress.step_started_at == T0 + DAY
+    assert due.notify
+
+
+def test_auto_increment_off_holds_a_due_step() -> None:
+    config = RolloutConfig(enable_auto_increment=False)
+    d = run(at(0), Verdict.PASS, T0 + 2 * DAY, config)
+    assert d.action is Action.HOLD
+    assert d.progress.percentage == 5.0
+    assert "auto increment is off" in d.reason
+
+
+def test_a_pass_clears_the_failure_streak_and_the_inconclusive_clock() -> None:
+    p = at(0, consecutive_failures=2, inconclusive_since=T0)
+    d = run(p, Verdict.PASS, T0 + timedelta(hours=1))
+    assert d.progress.consecutive_failures == 0
+    assert d.progress.inconclusive_since is None
+
+
+def test_minor_failures_step_back_after_the_threshold() -> None:
+    p = at(3)
+    now = T0 + timedelta(hours=5)
+    for n in (1, 2):
+        d = run(p, Verdict.FAIL_MINOR, now)
+        assert d.action is Action.HOLD
+        assert d.progress.consecutive_failures == n
+        assert f"minor failure {n} of 3" in d.reason
+        p = d.progress
+    d = run(p, Verdict.FAIL_MINOR, now)
+    assert d.action is Action.STEP_BACK
+    assert d.progress.percentage == 25.0
+    assert d.progress.step_index == 2
+    assert d.progress.step_backs == 1
+    assert d.progress.consecutive_failures == 0
+    assert d.progress.step_started_at == now  # the lower step is held a whole interval
+    assert d.progress.state is State.RUNNING
+    assert d.notify
+
+
+def test_a_stepped_back_step_is_held_for_a_whole_interval() -> None:
+    now = T0 + timedelta(hours=30)
+    p = at(2, started=now, step_backs=1)
+    assert run(p, Verdict.PASS, now + DAY - timedelta(minutes=1)).action is Action.HOLD
+    assert run(p, Verdict.PASS, now + DAY).action is Action.INCREMENT
+
+
+def test_minor_failures_pause_once_step_backs_are_used_up() -> None:
+    p = at(3, consecutive_failures=2, step_backs=2)
+    d = run(p, Verdict.FAIL_MINOR, T0)
+    assert d.action is Action.PAUSE
+    assert d.progress.state is State.PAUSED
+    assert d.progress.percentage == 35.0
+    assert "2 step-backs (max 2)" in d.reason
+    one_left = run(replace(p, step_backs=1), Verdict.FAIL_MINOR, T0)
+    assert one_left.action is Action.STEP_BACK
+
+
+def test_stepping_back_from_the_first_step_pauses_at_zero() -> None:
+    d = run(at(0, consecutive_failures=2), Verdict.FAIL_MINOR, T0)
+    assert d.action is Action.STEP_BACK
+    assert d.progress.state is State.PAUSED
+    assert d.progress.percentage == 0.0
+    assert d.progress.step_index == -1
+    assert machine.flag_target(d.progress) == ("partial", 0.0)
+
+
+def test_auto_rollback_off_pauses_instead_of_moving_down() -> None:
+    config = RolloutConfig(enable_auto_rollback=False)
+    minor = run(at(3, consecutive_failures=2), Verdict.FAIL_MINOR, T0, config)
+    assert minor.action is Action.PAUSE
+    assert minor.progress.percentage == 35.0
+    critical = run(at(3), Verdict.FAIL_CRITICAL, T0, config)
+    assert critical.action is Action.PAUSE
+    assert critical.progress.percentage == 35.0
+
+
+def test_a_critical_failure_rolls_back_at_once() -> None:
+    d = run(at(5), Verdict.FAIL_CRITICAL, T0, summary="v4 30 % 5xx")
+    assert d.action is Action.EMERGENCY_ROLLBACK
+    assert d.progress.state is State.ROLLED_BACK
+    assert d.progress.percentage == 0.0
+    assert machine.flag_target(d.progress) == ("disabled", 0.0)
+    assert "v4 30 % 5xx" in d.reason
+    assert d.notify
+
+
+def test_inconclusive_holds_and_pauses_past_the_deadline() -> None:
+    config = RolloutConfig(increment_interval="1h")  # deadline 2 h
+    assert config.deadline == 7200
+    first = run(at(0), Verdict.INCONCLUSIVE, T0, config)
+    assert first.action is Action.HOLD
+    assert first.progress.inconclusive_since == T0
+    later = run(first.progress, Verdict.INCONCLUSIVE, T0 + timedelta(seconds=7199), config)
+    assert later.action is Action.HOLD
+    assert later.progress.inconclusive_since == T0
+    late = run(later.progress, Verdict.INCONCLUSIVE, T0 + timedelta(seconds=7200), config)
+    assert late.action is Action.PAUSE
+    assert late.progress.state is State.PAUSED
+    assert "progress deadline" in late.reason
+
+
+def test_inconclusive_keeps_the_failure_streak() -> None:
+    d = run(at(1, consecutive_failures=2), Verdict.INCONCLUSIVE, T0)
+    assert d.progress.consecutive_failures == 2
+
+
+def test_a_database_alert_pauses_and_never_rolls_back() -> None:
+    for verdict in Verdict:
+        d = run(at(4), verdict, T0, database_alert=True)
+        assert d.action is Action.PAUSE
+        assert d.progress.state is State.PAUSED
+        assert d.progress.percentage == 45.0
+        assert "database alert" in d.reason
+
+
+def test_completion_needs_separate_passing_windows_at_the_maximum() -> None:
+    top = len(CONFIG.plan()) - 1
+    now = T0 + 10 * DAY
+    p = at(top, started=now)
+    one = run(p, Verdict.PASS, now + timedelta(minutes=30), window_start=now)
+    assert one.action is Action.HOLD
+    assert one.progress.passing_windows == 1
+    assert one.progress.counted_until == now + timedelta(minutes=30)
+    # The next evaluation's window still overlaps the counted one: not a second window.
+    overlap = run(
+        one.progress,
+        Verdict.PASS,
+        now + timedelta(minutes=31),
+        window_start=now,
+    )
+    assert overlap.action is Action.HOLD
+    assert overlap.progress.passing_windows == 1
+    second_at = now + timedelta(hours=2, minutes=30)
+    done = run(
+        overlap.progress,
+        Verdict.PASS,
+        second_at,
+        window_start=now + timedelta(minutes=30),
+    )
+    assert done.action is Action.COMPLETE
+    assert done.progress.state is State.COMPLETED
+    assert done.progress.passing_windows == 2
+    assert machine.flag_target(done.progress) == ("full", 100.0)
+
+
+def test_a_failure_at_the_maximum_restarts_the_window_count() -> None:
+    top = len(CONFIG.plan()) - 1
+    p = at(top, passing_windows=1, counted_until=T0)
+    d = run(p, Verdict.FAIL_MINOR, T0 + timedelta(hours=3))
+    assert d.progress.passing_windows == 0
+    assert d.progress.counted_until is None
+
+
+def test_completing_below_100_keeps_the_flag_partial() -> None:
+    config = RolloutConfig(steps=[10, 50], max_percentage=50, completion_windows=1)
+    p = Progress(State.RUNNING, 50.0, 1, T0)
+    d = run(p, Verdict.PASS, T0 + timedelta(hours=1), config, window_start=T0)
+    assert d.action is Action.COMPLETE
+    assert machine.flag_target(d.progress) == ("partial", 50.0)
+
+
+def test_only_a_running_rollout_is_evaluated() -> None:
+    for state in (State.PAUSED, State.COMPLETED, State.ROLLED_BACK, State.STOPPED):
+        with pytest.raises(machine.InvalidTransition, match=state.value):
+            run(at(0, state=state), Verdict.PASS, T0)
+
+
+def test_operator_pause_and_resume() -> None:
+    paused = machine.pause(at(2), "")
+    assert paused.action is Action.PAUSE
+    assert paused.progress.state is State.PAUSED
+    assert paused.reason == "paused by an operator"
+    with pytest.raises(machine.InvalidTransition, match="cannot pause"):
+        machine.pause(paused.progress, "again")
+    now = T0 + 3 * DAY
+    resumed = machine.resume(CONFIG, replace(paused.progress, consecutive_failures=2), now, "")
+    assert resumed.action is Action.RESUME
+    assert resumed.progress.state is State.RUNNING
+    assert resumed.progress.percentage == 25.0
+    assert resumed.progress.step_started_at == now
+    assert resumed.progress.consecutive_failures == 0
+    with pytest.raises(machine.InvalidTransition, match="cannot resume"):
+        machine.resume(CONFIG, at(2), now, "")
+
+
+def test_resume_from_zero_restarts_at_the_first_step() -> None:
+    stopped_low = Progress(State.PAUSED, 0.0, -1, T0, step_backs=1)
+    d = machine.resume(CONFIG, stopped_low, T0 + DAY, "go")
+    assert d.progress.step_index == 0
+    assert d.progress.percentage == 5.0
+    assert d.reason == "go at 5 %"
+
+
+def test_promote_moves_on_now_and_completes_past_the_last_step() -> None:
+    d = machine.promote(CONFIG, at(1, consecutive_failures=1), T0 + timedelta(minutes=5))
+    assert d.action is Action.PROMOTE
+    assert d.progress.percentage == 25.0
+    assert d.progress.consecutive_failures == 0
+    top = len(CONFIG.plan()) - 1
+    done = machine.promote(CONFIG, at(top, state=State.PAUSED), T0)
+    assert done.action is Action.COMPLETE
+    assert done.progress.state is State.COMPLETED
+    with pytest.raises(machine.InvalidTransition):
+        machine.promote(CONFIG, done.progress, T0)
+
+
+def test_stop_leaves_the_flag_alone() -> None:
+    d = machine.stop(at(3), "")
+    assert d.progress.state is State.STOPPED
+    assert machine.flag_target(d.progress) is None
+    with pytest.raises(machine.InvalidTransition):
+        machine.stop(d.progress, "")
+
+
+def test_force_sets_the_percentage_and_zero_rolls_back() -> None:
+    d = machine.force(CONFIG, at(1), 40.0, T0 + DAY)
+    assert d.action is Action.FORCE
+    assert d.progress.percentage == 40.0
+    assert d.progress.step_index == 3  # 35 is the last plan step at or below 40
+    assert d.progress.state is State.RUNNING
+    nxt = run(d.progress, Verdict.PASS, T0 + 2 * DAY)
+    assert nxt.progress.percentage == 45.0
+    low = machine.force(CONFIG, at(4), 2.0, T0)
+    assert low.progress.step_index == -1
+    zero = machine.force(CONFIG, at(4), 0.0, T0)
+    assert zero.action is Action.EMERGENCY_ROLLBACK
+    assert zero.progress.state is State.ROLLED_BACK
+    assert machine.flag_target(zero.progress) == ("disabled", 0.0)
+
+
+def test_an_operator_change_pauses_and_adopts_the_value() -> None:
+    d = machine.operator_changed(at(2), "partial", 12.5, "cli:ana")
+    assert d.action is Action.OPERATOR_CHANGE
+    assert d.progress.state is State.PAUSED
+    assert d.progress.percentage == 12.5
+    assert "cli:ana" in d.reason
+    assert machine.operator_changed(at(2), "disabled", 0, "x").progress.percentage == 0.0
+    assert machine.operator_changed(at(2), "full", 100, "x").progress.percentage == 100.0
+    assert machine.operator_changed(at(2), "complete", 100, "x").progress.percentage == 100.0
+
+
+def test_flag_targets() -> None:
+    assert machine.flag_target(at(2)) == ("partial", 25.0)
+    assert machine.flag_target(at(2, state=State.PAUSED)) == ("partial", 25.0)
+    assert machine.flag_target(at(2, state=State.ROLLED_BACK, percentage=0.0)) == ("disabled", 0.0)
