@@ -24,7 +24,6 @@ from bistro.cli.common import (
     emit,
     fail,
     run,
-    stderr,
 )
 from bistro.cli.flagcommon import ActorOption, actor_name
 from bistro.core.clock import SystemClock
@@ -46,7 +45,9 @@ def drill(
     latency_ms: Annotated[
         float, typer.Option("--latency-ms", min=0, max=60_000, help="Added to each v4 response.")
     ] = 0.0,
-    duration: Annotated[str, typer.Option("--duration", help="30s, 5m... (ends by itself).")] = "60s",
+    duration: Annotated[
+        str, typer.Option("--duration", help="30s, 5m... (ends by itself).")
+    ] = "60s",
     wait: Annotated[
         bool, typer.Option("--wait/--no-wait", help="Wait for the rollback and time it.")
     ] = True,
@@ -66,7 +67,9 @@ def drill(
             fail(str(exc), EXIT_USAGE)
         url = database_settings(database_url).url
         result = run(
-            _drill(url, group, error_rate, latency_ms, seconds, wait, actor_name(actor), json_output)
+            _drill(
+                url, group, error_rate, latency_ms, seconds, wait, actor_name(actor), json_output
+            )
         )
     emit(result, json_output=json_output, human=_human(result))
 

@@ -8,6 +8,7 @@ whether or not a controller is running; the controller (inside ``bistro serve``,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -125,10 +126,14 @@ def start(
         str | None, _opt("v4 p95/p99 over v3's, % (20).")
     ] = None,
     min_requests: Annotated[str | None, _opt("Per version in the window (100).")] = None,
-    failure_threshold: Annotated[str | None, _opt("Minor failures in a row before a step back (3).")] = None,
+    failure_threshold: Annotated[
+        str | None, _opt("Minor failures in a row before a step back (3).")
+    ] = None,
     significance: Annotated[str | None, _opt("Statistical significance (0.01).")] = None,
     completion_windows: Annotated[str | None, _opt("Passing windows at the maximum (2).")] = None,
-    progress_deadline: Annotated[str | None, _opt("Inconclusive this long: pause (2 x interval).")] = None,
+    progress_deadline: Annotated[
+        str | None, _opt("Inconclusive this long: pause (2 x interval).")
+    ] = None,
     max_step_backs: Annotated[str | None, _opt("Step-backs before pausing (2).")] = None,
     enable_auto_increment: Annotated[str | None, _opt("true|false (true).")] = None,
     enable_auto_rollback: Annotated[str | None, _opt("true|false (true).")] = None,
@@ -174,7 +179,9 @@ def start(
 
         async def work(db: Database) -> list[Applied]:
             controller = RolloutController(db, SystemClock())
-            return await start_rollouts(controller, flags, settings, actor_name(actor), local_pins=pins)
+            return await start_rollouts(
+                controller, flags, settings, actor_name(actor), local_pins=pins
+            )
 
         try:
             applied = run(_with_db(database_url, work))
@@ -390,10 +397,8 @@ def run_controller(
                     except Exception as exc:  # keep going; say why
                         stderr().print(f"round failed: {type(exc).__name__}: {exc}")
                     pause = min(settings.rollout.tick_seconds, settings.rollout.lease_seconds / 3)
-                    try:
+                    with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stopping.wait(), timeout=pause)
-                    except TimeoutError:
-                        pass
             finally:
                 await runtime.stop()
                 await notifier.stop()

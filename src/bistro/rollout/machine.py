@@ -114,7 +114,9 @@ def flag_target(progress: Progress) -> tuple[str, float] | None:
     return "partial", progress.percentage
 
 
-def _next_step(config: RolloutConfig, progress: Progress, now: datetime, action: Action) -> Decision:
+def _next_step(
+    config: RolloutConfig, progress: Progress, now: datetime, action: Action
+) -> Decision:
     plan = config.plan()
     index = progress.step_index + 1
     fresh = replace(
@@ -128,11 +130,11 @@ def _next_step(config: RolloutConfig, progress: Progress, now: datetime, action:
     )
     if index >= len(plan):
         done = replace(fresh, state=State.COMPLETED)
-        return Decision(Action.COMPLETE, done, "promoted past the last step: completed", notify=True)
+        return Decision(
+            Action.COMPLETE, done, "promoted past the last step: completed", notify=True
+        )
     moved = replace(fresh, step_index=index, percentage=plan[index])
-    return Decision(
-        action, moved, f"{progress.percentage:g} % -> {plan[index]:g} %", notify=True
-    )
+    return Decision(action, moved, f"{progress.percentage:g} % -> {plan[index]:g} %", notify=True)
 
 
 def _step_back(config: RolloutConfig, progress: Progress, now: datetime, why: str) -> Decision:
@@ -191,9 +193,7 @@ def evaluate(
     if verdict is Verdict.FAIL_CRITICAL:
         if not config.enable_auto_rollback:
             return _pause(progress, f"critical failure, auto rollback off: paused{because}")
-        rolled = replace(
-            progress, state=State.ROLLED_BACK, percentage=0.0, consecutive_failures=0
-        )
+        rolled = replace(progress, state=State.ROLLED_BACK, percentage=0.0, consecutive_failures=0)
         return Decision(
             Action.EMERGENCY_ROLLBACK,
             rolled,
@@ -339,12 +339,12 @@ def force(config: RolloutConfig, progress: Progress, percentage: float, now: dat
     )
 
 
-def operator_changed(
-    progress: Progress, stage: str, percentage: float, actor: str
-) -> Decision:
+def operator_changed(progress: Progress, stage: str, percentage: float, actor: str) -> Decision:
     """Someone changed the driven flag by hand: the rollout pauses and adopts the value."""
     _require(progress, ACTIVE_STATES, "adopt an operator's change")
-    effective = percentage if stage == "partial" else (100.0 if stage in ("full", "complete") else 0.0)
+    effective = (
+        percentage if stage == "partial" else (100.0 if stage in ("full", "complete") else 0.0)
+    )
     paused = replace(progress, state=State.PAUSED, percentage=effective, consecutive_failures=0)
     return Decision(
         Action.OPERATOR_CHANGE,

@@ -22,9 +22,9 @@ from bistro.migration.store.repository import FlagRepository
 from bistro.rollout import machine
 from bistro.rollout.config import RolloutConfig, format_duration
 from bistro.rollout.controller import GROUP_OF_FLAG, Applied, RolloutController, pinned_instance
+from bistro.rollout.lease import LEASE_NAME
 from bistro.rollout.machine import InvalidTransition, State
 from bistro.rollout.models import RolloutDecision, RolloutRow
-from bistro.rollout.lease import LEASE_NAME
 from bistro.rollout.store import LeaseStore, RolloutStore, progress_of
 
 

@@ -62,9 +62,7 @@ class RolloutStore(Repository[RolloutRow]):
     # -- rollouts -------------------------------------------------------------------------
 
     async def active(self, flag: str | None = None) -> Sequence[RolloutRow]:
-        statement = select(RolloutRow).where(
-            RolloutRow.state.in_([s.value for s in ACTIVE_STATES])
-        )
+        statement = select(RolloutRow).where(RolloutRow.state.in_([s.value for s in ACTIVE_STATES]))
         if flag is not None:
             statement = statement.where(RolloutRow.flag == flag)
         return await self.all(statement.order_by(RolloutRow.flag))
@@ -184,7 +182,9 @@ class RolloutStore(Repository[RolloutRow]):
 
     async def instances_seen_since(self, since: datetime) -> Sequence[InstanceRow]:
         statement = select(InstanceRow).where(InstanceRow.seen_at >= since)
-        return (await self.session.execute(statement.order_by(InstanceRow.instance))).scalars().all()
+        return (
+            (await self.session.execute(statement.order_by(InstanceRow.instance))).scalars().all()
+        )
 
     async def forget_instance(self, instance: str) -> None:
         row = await self.session.get(InstanceRow, instance)

@@ -45,7 +45,9 @@ def test_default_plan_and_start() -> None:
 def test_explicit_steps_and_a_lower_maximum() -> None:
     assert RolloutConfig(steps=[1, 5, 10, 25, 50, 100]).plan() == [1, 5, 10, 25, 50, 100]
     assert RolloutConfig(steps="1,5,50", max_percentage=50).plan() == [1, 5, 50]
-    assert RolloutConfig(initial_percentage=10, increment_percentage=20, max_percentage=50).plan() == [
+    assert RolloutConfig(
+        initial_percentage=10, increment_percentage=20, max_percentage=50
+    ).plan() == [
         10,
         30,
         50,

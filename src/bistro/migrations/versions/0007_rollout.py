@@ -89,9 +89,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_rollout_decisions")),
     )
-    op.create_index(
-        "ix_rollout_decisions_rollout_id", "rollout_decisions", ["rollout_id", "id"]
-    )
+    op.create_index("ix_rollout_decisions_rollout_id", "rollout_decisions", ["rollout_id", "id"])
     op.create_table(
         "rollout_lease",
         sa.Column("name", sa.String(length=32), nullable=False),
