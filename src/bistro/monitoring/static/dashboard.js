@@ -63,16 +63,16 @@
   function drawCharts(data) {
     const ts = data.timeseries;
     const s = ts.series;
+    // Both versions on one chart and one scale: a v4 regression is visible at a glance.
+    const latency = [];
     for (const version of ["v3", "v4"]) {
-      lineChart($("chart-latency-" + version), {
-        times: ts.times, unit: "",
-        series: [
-          { name: version + " p50", color: C[version], values: s[version].p50, width: 1.5 },
-          { name: version + " p95", color: C[version], values: s[version].p95, dash: [6, 3] },
-          { name: version + " p99", color: C[version], values: s[version].p99, dash: [2, 3], width: 1 },
-        ],
-      });
+      latency.push(
+        { name: version + " p50", color: C[version], values: s[version].p50, width: 1.5 },
+        { name: version + " p95", color: C[version], values: s[version].p95, dash: [6, 3] },
+        { name: version + " p99", color: C[version], values: s[version].p99, dash: [2, 3], width: 1 },
+      );
     }
+    lineChart($("chart-latency"), { times: ts.times, unit: "", series: latency });
     const toPct = (values) => values.map((v) => (v === null ? null : v * 100));
     lineChart($("chart-errors"), {
       times: ts.times, unit: "%",
@@ -131,18 +131,115 @@
     note.textContent = data.flags === undefined
       ? "Flag status is not available on this service."
       : (flags.length ? "grey: sub-feature switches" : "No flags reported.");
+    drawController(data.rollout);
+  }
+
+  function num(value, digits) {
+    return value === null || value === undefined ? "–" : Number(value).toFixed(digits);
+  }
+
+  // The one line of numbers behind a decision: error rates, p95s and the verdict's reasons.
+  function decisionNumbers(numbers) {
+    const checks = (numbers && numbers.checks) || {};
+    const parts = [];
+    const c = checks.canary || checks.v4 || {};
+    const b = checks.baseline || checks.v3 || {};
+    if (c.requests !== undefined) {
+      parts.push("v4 " + c.requests + " req, " + num((c.error_rate || 0) * 100, 2) + " % 5xx, p95 " +
+        num(c.p95_ms, 1) + " ms");
+    }
+    if (b.requests !== undefined) {
+      parts.push("v3 " + b.requests + " req, " + num((b.error_rate || 0) * 100, 2) + " % 5xx, p95 " +
+        num(b.p95_ms, 1) + " ms");
+    }
+    return parts.join(" · ");
+  }
+
+  async function act(flag, verb, body) {
+    const result = $("rollout-action-result");
+    const response = await fetch("/api/v4/migration/rollout/" + verb, {
+      method: "POST",
+      headers: Object.assign({ "Content-Type": "application/json" }, headers()),
+      body: JSON.stringify(Object.assign({ flag: flag, reason: "from the dashboard" }, body || {})),
+    });
+    const answer = await response.json().catch(() => null);
+    result.textContent = response.status === 200
+      ? flag + ": " + verb + " done"
+      : flag + ": " + verb + " refused (" + ((answer && answer.error) || "HTTP " + response.status) + ")";
+    result.dataset.status = String(response.status);
+    poll();
+  }
+
+  function button(label, flag, verb, body, enabled) {
+    const b = document.createElement("button");
+    b.textContent = label;
+    b.dataset.action = verb === "force" ? "rollback" : verb;
+    b.dataset.flag = flag;
+    b.disabled = !enabled;
+    b.addEventListener("click", () => {
+      if (verb === "force" && !window.confirm("Roll " + flag + " back to v3 for everyone?")) return;
+      act(flag, verb, body);
+    });
+    return b;
+  }
+
+  function drawController(rollout) {
+    rollout = rollout || {};
+    const line = $("controller-line");
+    line.textContent = rollout.controller
+      ? "controller: " + rollout.controller.instance
+      : "no instance holds the controller lease";
+    const body = $("rollouts").querySelector("tbody");
+    body.innerHTML = "";
+    const rows = rollout.rollouts || [];
+    if (!rows.length) {
+      const tr = document.createElement("tr");
+      const td = document.createElement("td");
+      td.colSpan = 6;
+      td.className = "muted";
+      td.textContent = "No rollout started (bistro rollout start).";
+      tr.appendChild(td);
+      body.appendChild(tr);
+    }
+    for (const r of rows) {
+      const tr = document.createElement("tr");
+      tr.dataset.flag = r.flag;
+      tr.dataset.state = r.state;
+      tr.dataset.percentage = String(r.percentage);
+      const next = r.next || {};
+      const cells = [
+        r.flag.replace(/^api_v4_/, ""),
+        r.state + (r.dry_run ? " (dry run)" : ""),
+        String(r.percentage),
+        r.last_verdict || "–",
+        (next.action || "") + (next.at ? " at " + new Date(next.at).toLocaleTimeString() : ""),
+      ];
+      for (const c of cells) tr.appendChild(text(document.createElement("td"), c));
+      const actions = document.createElement("td");
+      const active = r.state === "running" || r.state === "paused";
+      actions.appendChild(button("Pause", r.flag, "pause", null, r.state === "running"));
+      actions.appendChild(button("Resume", r.flag, "resume", null, r.state === "paused"));
+      actions.appendChild(button("Promote", r.flag, "promote", null, active));
+      actions.appendChild(button("Roll back", r.flag, "force", { percentage: 0 }, active));
+      tr.appendChild(actions);
+      body.appendChild(tr);
+    }
     const decisions = $("decisions");
     decisions.innerHTML = "";
-    const rollout = data.rollout || {};
     const items = rollout.decisions || [];
-    if (!rollout.controller) {
-      decisions.appendChild(li("No rollout controller yet.", "muted"));
-      return;
-    }
     if (!items.length) decisions.appendChild(li("No controller decisions yet.", "muted"));
     for (const d of items) {
-      decisions.appendChild(li((d.at ? new Date(d.at).toLocaleTimeString() + " " : "") +
-        (d.action || d.decision || "") + " " + (d.reason || d.message || ""), ""));
+      const item = li(new Date(d.at).toLocaleTimeString() + " " + d.flag.replace(/^api_v4_/, "") + " " +
+        d.action + (d.verdict ? " [" + d.verdict + "]" : "") + " " + d.from_percentage + " → " +
+        d.to_percentage + " % by " + d.actor + ": " + d.reason, d.action);
+      const numbers = decisionNumbers(d.numbers);
+      if (numbers) {
+        const small = document.createElement("div");
+        small.className = "muted";
+        small.textContent = numbers;
+        item.appendChild(small);
+      }
+      decisions.appendChild(item);
     }
   }
 
