@@ -142,15 +142,12 @@
   function decisionNumbers(numbers) {
     const checks = (numbers && numbers.checks) || {};
     const parts = [];
-    const c = checks.canary || checks.v4 || {};
-    const b = checks.baseline || checks.v3 || {};
-    if (c.requests !== undefined) {
-      parts.push("v4 " + c.requests + " req, " + num((c.error_rate || 0) * 100, 2) + " % 5xx, p95 " +
-        num(c.p95_ms, 1) + " ms");
-    }
-    if (b.requests !== undefined) {
-      parts.push("v3 " + b.requests + " req, " + num((b.error_rate || 0) * 100, 2) + " % 5xx, p95 " +
-        num(b.p95_ms, 1) + " ms");
+    const c = checks.canary || {};
+    const b = checks.baseline || {};
+    for (const [name, side] of [["v4", c], ["v3", b]]) {
+      if (side.requests === undefined) continue;
+      parts.push(name + " " + side.requests + " req, " + num(side.error_rate_percent, 2) +
+        " % 5xx, p95 " + num(side.p95_ms, 1) + " ms");
     }
     return parts.join(" · ");
   }
