@@ -1,0 +1,206 @@
+"""The rollout controller live: a real ``bistro serve`` on PostgreSQL, real stable-path load
+from this test, the real CLI. Evaluation every 2 s over a 10 s window, metrics flushed every
+second. Bounded: every loop here has a deadline, and all traffic goes to 127.0.0.1."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from tests.support import ROOT, bistro_serve, child_env
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
+
+def cli(url: str, *args: str, timeout: float = 120) -> dict[str, Any]:
+    result = subprocess.run(
+        [sys.executable, "-m", "bistro.cli.main", *args, "--database-url", url, "--json"],
+        env=child_env({}),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    parsed: dict[str, Any] = orjson.loads(result.stdout)
+    return parsed
+
+
+class Load:
+    """About ``rate`` requests/s to the stable path from 400 anonymous clients (so the
+    percentage splits them), and optionally to direct /api/v4, until stopped."""
+
+    def __init__(self, base: str, rate: float, *, direct_rate: float = 0.0) -> None:
+        self.base = base
+        self.rate = rate
+        self.direct_rate = direct_rate
+        self.stop = threading.Event()
+        self.statuses: dict[str, dict[int, int]] = {"v3": {}, "v4": {}, "direct": {}}
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        interval = 1.0 / self.rate
+        every_direct = round(self.rate / self.direct_rate) if self.direct_rate else 0
+        n = 0
+        next_at = time.monotonic()
+        with httpx.Client(base_url=self.base, timeout=10) as client:
+            while not self.stop.is_set():
+                n += 1
+                with contextlib.suppress(httpx.HTTPError):
+                    r = client.get(
+                        "/api/restaurants?limit=5", headers={"X-Client-ID": f"client-{n % 400}"}
+                    )
+                    version = r.headers.get("x-api-version", "?")
+                    counts = self.statuses.setdefault(version, {})
+                    counts[r.status_code] = counts.get(r.status_code, 0) + 1
+                    if every_direct and n % every_direct == 0:
+                        d = client.get("/api/v4/restaurants?limit=5")
+                        direct = self.statuses["direct"]
+                        direct[d.status_code] = direct.get(d.status_code, 0) + 1
+                next_at += interval
+                time.sleep(max(0.0, next_at - time.monotonic()))
+
+    def __enter__(self) -> Load:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=15)
+
+
+@pytest.fixture
+def served(postgres_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    env = {
+        "BISTRO_DATABASE_URL": postgres_url,
+        "BISTRO_MONITORING_FLUSH_INTERVAL": "1",
+        "BISTRO_ALLOW_FAULT_INJECTION": "true",
+        "BISTRO_ROLLOUT_TICK_SECONDS": "0.25",
+        "BISTRO_ROLLOUT_HEARTBEAT_SECONDS": "1",
+        "BISTRO_ROLLOUT_STATUS_FILE": str(tmp_path / "rollout-status.json"),
+        "BISTRO_DEMO": "false",
+    }
+    with bistro_serve(env, tmp_path / "server.log", timeout=120) as base:
+        yield base, postgres_url
+
+
+def rollout_status(url: str) -> dict[str, Any]:
+    return cli(url, "rollout", "status", "--flag", "api_v4_restaurants")
+
+
+def test_drill_rolls_back_within_three_evaluations(served: tuple[str, str]) -> None:
+    base, url = served
+    with Load(base, 50):
+        cli(
+            url,
+            "rollout",
+            "start",
+            "--flag",
+            "api_v4_restaurants",
+            "--steps",
+            "50,100",
+            "--increment-interval",
+            "1h",
+            "--monitoring-period",
+            "10s",
+            "--evaluation-interval",
+            "2s",
+            "--min-requests",
+            "20",
+        )
+        time.sleep(4)  # a few healthy evaluations first
+        assert rollout_status(url)["rollouts"][0]["state"] == "running"
+        result = cli(
+            url,
+            "drill",
+            "--group",
+            "restaurants",
+            "--error-rate",
+            "0.3",
+            "--duration",
+            "30s",
+        )
+    assert result["rolled_back"] is True, result
+    assert result["action"] == "emergency_rollback"
+    # Three evaluation intervals from the drill's start, which precedes its first failure.
+    assert result["time_to_rollback_seconds"] <= 6.0, result
+    status = rollout_status(url)
+    (rollout,) = status["rollouts"]
+    assert rollout["state"] == "rolled_back"
+    assert rollout["percentage"] == 0.0
+    report = cli(url, "rollout", "report", "--flag", "api_v4_restaurants", "--format", "json")
+    (timing,) = report["self_measurement"]
+    assert timing["time_to_detect_seconds"] >= 0
+    assert timing["time_to_rollback_seconds"] <= 7.0  # from the first failing flush bucket
+    rollback = report["decisions"][-1]
+    assert rollback["verdict"] == "fail_critical"
+    canary = rollback["numbers"]["checks"]["canary"]
+    assert canary["errors_5xx"] > 0 and canary["requests"] >= canary["errors_5xx"]
+    # Everyone is back on v3 within the flags' propagation time.
+    time.sleep(1)
+    r = httpx.get(f"{base}/api/restaurants?limit=5", headers={"X-Client-ID": "client-7"})
+    assert r.headers["x-api-version"] == "v3"
+
+
+def test_healthy_live_rollout_completes_and_direct_errors_change_nothing(
+    served: tuple[str, str],
+) -> None:
+    base, url = served
+    steps = ",".join(str(p) for p in range(5, 101, 5))
+    with Load(base, 60, direct_rate=10) as load:
+        # Direct /api/v4 calls fail half the time during the whole rollout.
+        cli(
+            url,
+            "drill",
+            "--group",
+            "restaurants",
+            "--error-rate",
+            "0.5",
+            "--traffic",
+            "direct",
+            "--duration",
+            "10m",
+            "--no-wait",
+        )
+        cli(
+            url,
+            "rollout",
+            "start",
+            "--flag",
+            "api_v4_restaurants",
+            "--steps",
+            steps,
+            "--increment-interval",
+            "5s",
+            "--monitoring-period",
+            "10s",
+            "--evaluation-interval",
+            "1s",
+            "--min-requests",
+            "10",
+        )
+        deadline = time.monotonic() + 240
+        state = "running"
+        while time.monotonic() < deadline:
+            state = rollout_status(url)["rollouts"][0]["state"]
+            if state != "running":
+                break
+            time.sleep(2)
+    assert state == "completed"
+    assert load.statuses["direct"].get(500, 0) > 10  # the direct errors really happened
+    report = cli(url, "rollout", "report", "--flag", "api_v4_restaurants", "--format", "json")
+    actions = [d["action"] for d in report["decisions"] if d["action"] != "hold"]
+    assert "step_back" not in actions and "emergency_rollback" not in actions
+    assert actions[0] == "start" and actions[-1] == "complete"
+    assert actions.count("increment") == 19
+    assert httpx.get(f"{base}/api/restaurants?limit=5").headers["x-api-version"] == "v4"
