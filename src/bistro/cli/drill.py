@@ -30,7 +30,7 @@ from bistro.core.clock import SystemClock
 from bistro.core.database import Database
 from bistro.migration.flags import GROUP_FLAGS
 from bistro.rollout.config import InvalidRolloutConfig, parse_duration
-from bistro.rollout.drill import DRILL_GROUPS
+from bistro.rollout.drill import DRILL_GROUPS, DRILL_TRAFFIC
 from bistro.rollout.models import DrillRow
 from bistro.rollout.store import RolloutStore
 
@@ -59,6 +59,8 @@ def drill(
     with cli_errors(database_url):
         if group not in DRILL_GROUPS:
             fail(f"unknown group {group!r}; groups: {', '.join(DRILL_GROUPS)}", EXIT_USAGE)
+        if traffic not in DRILL_TRAFFIC:
+            fail(f"--traffic must be one of {', '.join(DRILL_TRAFFIC)}", EXIT_USAGE)
         if error_rate == 0 and latency_ms == 0:
             fail("a drill needs --error-rate and/or --latency-ms", EXIT_USAGE)
         try:
@@ -80,6 +82,7 @@ async def _drill(
     error_rate: float,
     latency_ms: float,
     seconds: float,
+    traffic: str,
     wait: bool,
     actor: str,
     quiet: bool,
@@ -102,6 +105,7 @@ async def _drill(
                     grp=group,
                     error_rate=error_rate,
                     latency_ms=latency_ms,
+                    traffic=traffic,
                     starts_at=now,
                     ends_at=now + timedelta(seconds=seconds),
                     created_by=actor[:120],
@@ -113,6 +117,7 @@ async def _drill(
             "group": group,
             "error_rate": error_rate,
             "latency_ms": latency_ms,
+            "traffic": traffic,
             "duration_seconds": seconds,
             "instances": allowing,
             "started_at": started,

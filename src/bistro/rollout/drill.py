@@ -21,6 +21,7 @@ import structlog
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bistro.core.clock import Clock
+from bistro.core.context import CONTEXT_KEY, RequestContext
 from bistro.core.database import Database
 from bistro.monitoring.recorder import classify
 from bistro.rollout.store import RolloutStore
@@ -28,6 +29,9 @@ from bistro.rollout.store import RolloutStore
 log = structlog.get_logger("bistro.rollout")
 
 DRILL_GROUPS = ("restaurants", "reviews", "users", "statistics")
+# Which v4 responses a drill hits: all of them, or only those of stable-path requests, or only
+# direct /api/v4 calls (to show that direct traffic never moves a rollout).
+DRILL_TRAFFIC = ("all", "stable", "direct")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +41,10 @@ class ActiveDrill:
     error_rate: float
     latency_ms: float
     ends_at: datetime
+    traffic: str = "all"
+
+    def applies(self, stable: bool) -> bool:
+        return self.traffic == "all" or (self.traffic == "stable") == stable
 
 
 class DrillBoard:
@@ -63,7 +71,8 @@ class DrillBoard:
         async with self.db.sessionmaker() as session:
             rows = await RolloutStore(session).drills_active(self.clock.now())
         self._by_group = {
-            r.grp: ActiveDrill(r.id, r.grp, r.error_rate, r.latency_ms, r.ends_at) for r in rows
+            r.grp: ActiveDrill(r.id, r.grp, r.error_rate, r.latency_ms, r.ends_at, r.traffic)
+            for r in rows
         }
 
     async def start(self, db: Database) -> None:
@@ -110,9 +119,15 @@ class FaultDrillMiddleware:
         if scope["type"] != "http" or not scope["path"].startswith("/api/v4/"):
             await self.app(scope, receive, send)
             return
-        version, group, _ = classify(scope["path"])
+        context: RequestContext | None = scope.get(CONTEXT_KEY)
+        if context is not None and context.version is not None and context.group is not None:
+            version, group = context.version, context.group
+            stable = context.stable_path is not None
+        else:  # mounted without the router (its tests): classify the path itself
+            version, group, _ = classify(scope["path"])
+            stable = False
         drill = self.board.for_group(group) if version == "v4" else None
-        if drill is None:
+        if drill is None or not drill.applies(stable):
             await self.app(scope, receive, send)
             return
         if drill.latency_ms > 0:

@@ -140,6 +140,7 @@ class DrillRow(Base):
     grp: Mapped[str] = mapped_column(String(16))
     error_rate: Mapped[float] = mapped_column(Float)
     latency_ms: Mapped[float] = mapped_column(Float)
+    traffic: Mapped[str] = mapped_column(String(8), default="all")
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_by: Mapped[str] = mapped_column(String(120))

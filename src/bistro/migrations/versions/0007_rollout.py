@@ -115,6 +115,7 @@ def upgrade() -> None:
         sa.Column("grp", sa.String(length=16), nullable=False),
         sa.Column("error_rate", sa.Float(), nullable=False),
         sa.Column("latency_ms", sa.Float(), nullable=False),
+        sa.Column("traffic", sa.String(length=8), nullable=False),
         sa.Column("starts_at", TS, nullable=False),
         sa.Column("ends_at", TS, nullable=False),
         sa.Column("created_by", sa.String(length=120), nullable=False),
