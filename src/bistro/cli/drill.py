@@ -48,6 +48,9 @@ def drill(
     duration: Annotated[
         str, typer.Option("--duration", help="30s, 5m... (ends by itself).")
     ] = "60s",
+    traffic: Annotated[
+        str, typer.Option("--traffic", help="all, stable (the stable path) or direct (/api/v4).")
+    ] = "all",
     wait: Annotated[
         bool, typer.Option("--wait/--no-wait", help="Wait for the rollback and time it.")
     ] = True,
@@ -70,7 +73,15 @@ def drill(
         url = database_settings(database_url).url
         result = run(
             _drill(
-                url, group, error_rate, latency_ms, seconds, wait, actor_name(actor), json_output
+                url,
+                group,
+                error_rate,
+                latency_ms,
+                seconds,
+                traffic,
+                wait,
+                actor_name(actor),
+                json_output,
             )
         )
     emit(result, json_output=json_output, human=_human(result))

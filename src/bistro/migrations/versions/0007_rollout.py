@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007_rollout"
-down_revision: str | Sequence[str] | None = "0005_review_rating_indexes"
+down_revision: str | Sequence[str] | None = "0006_monitoring_sources"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
