@@ -89,7 +89,7 @@ async def start(app: FastAPI, config: RolloutConfig = FAST) -> None:
 
 
 async def healthy_minute(app: FastAPI, clock: FakeClock, share: float) -> None:
-    per_minute = 400
+    per_minute = 1000
     await feed(app, "v4", int(per_minute * share), errors=1)
     await feed(app, "v3", int(per_minute * (1 - share)), errors=2)
     await flush(app, clock, 30)
@@ -176,7 +176,7 @@ async def test_v4_errors_roll_back_at_once_and_the_report_times_it(
     first_failure = clock.now()
     await feed(app, "v4", 200, errors=60)
     await feed(app, "v3", 1800, errors=2)
-    await flush(app, clock, 5)
+    await flush(app, clock, 30)  # the first evaluation is one evaluation_interval after start
     (applied,) = await controller(app).evaluate_due()
     assert applied.decision.action is Action.EMERGENCY_ROLLBACK
     assert await flag_state(app, Flag.RESTAURANTS) == ("disabled", 0.0)
@@ -187,7 +187,7 @@ async def test_v4_errors_roll_back_at_once_and_the_report_times_it(
     assert report["rollout"]["state"] == "rolled_back"
     (timing,) = report["self_measurement"]
     assert timing["first_failure_at"] == first_failure
-    assert timing["time_to_detect_seconds"] == 5.0
+    assert timing["time_to_detect_seconds"] == 30.0
     assert timing["time_to_rollback_seconds"] is not None
     decision = report["decisions"][-1]
     assert decision["verdict"] == "fail_critical"
@@ -313,7 +313,7 @@ async def test_two_controllers_never_apply_the_same_step_twice(
 ) -> None:
     app, clock = rig
     await start(app)
-    clock.advance(FAST.increment_interval)
+    await flush(app, clock, FAST.increment_interval)  # the next bucket starts here
     await healthy_minute(app, clock, 0.1)
     one = controller(app)
     two = RolloutController(_state(app).db, clock)
@@ -356,8 +356,10 @@ async def test_failover_takes_over_within_the_lease_and_resumes(
     takeover_at = clock.now()
     await b.tick()
     assert b.lease.held
-    for _ in range(40):
-        _, pct = await flag_state(app, Flag.RESTAURANTS)
+    for _ in range(120):
+        stage, pct = await flag_state(app, Flag.RESTAURANTS)
+        if stage == "full":
+            break
         await healthy_minute(app, clock, pct / 100)
         await b.tick()
     async with state.db.sessionmaker() as session:
