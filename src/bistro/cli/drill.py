@@ -28,6 +28,7 @@ from bistro.cli.common import (
 from bistro.cli.flagcommon import ActorOption, actor_name
 from bistro.core.clock import SystemClock
 from bistro.core.database import Database
+from bistro.core.logging import configure_logging
 from bistro.migration.flags import GROUP_FLAGS
 from bistro.rollout.config import InvalidRolloutConfig, parse_duration
 from bistro.rollout.drill import DRILL_GROUPS, DRILL_TRAFFIC
@@ -98,6 +99,7 @@ async def _drill(
     actor: str,
     quiet: bool,
 ) -> dict[str, Any]:
+    configure_logging("auto", "error")
     clock = SystemClock()
     db = Database(database_settings(url))
     try:

@@ -33,6 +33,7 @@ from bistro.cli.common import (
 from bistro.cli.flagcommon import ActorOption, ReasonOption, actor_name, env_pins
 from bistro.core.clock import SystemClock
 from bistro.core.database import Database
+from bistro.core.logging import configure_logging
 from bistro.rollout.config import InvalidRolloutConfig, build_config, load_config_file
 from bistro.rollout.controller import Applied, RolloutController
 from bistro.rollout.machine import InvalidTransition
@@ -68,6 +69,9 @@ def _opt(help_text: str) -> Any:
 
 
 async def _with_db(url: str | None, work: Callable[[Database], Awaitable[T]]) -> T:
+    # The command prints what it did; the controller's own log lines would repeat it (and
+    # go to stdout before logging is configured, spoiling --json).
+    configure_logging("auto", "error")
     db = Database(database_settings(url))
     try:
         return await work(db)
@@ -370,6 +374,7 @@ def run_controller(
 
     with cli_errors(database_url):
         settings = check_settings(database_url)
+        configure_logging(settings.server.log_format, settings.server.log_level)
 
         async def main() -> None:
             db = Database(settings.database)
