@@ -74,7 +74,9 @@ def test_start_status_steer_and_report(url: str, tmp_path: Path) -> None:
     assert flags["api_v4_reviews"]["stage"] == "disabled"
 
     report = tmp_path / "report.md"
-    code, out, _ = cli(url, "rollout", "report", "--flag", "api_v4_reviews", "--output", str(report))
+    code, out, _ = cli(
+        url, "rollout", "report", "--flag", "api_v4_reviews", "--output", str(report)
+    )
     assert code == 0
     text = report.read_text()
     assert "# Rollout of api_v4_reviews" in text

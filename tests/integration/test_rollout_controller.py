@@ -130,7 +130,7 @@ async def test_start_is_refused_when_a_live_instance_pins_the_flag(
         await RolloutStore(session).heartbeat(
             "other-host-1", {"api_v4_restaurants": ["API_V4_RESTAURANTS"]}, False, clock.now()
         )
-    with pytest.raises(InvalidTransition, match="other-host-1.*API_V4_RESTAURANTS"):
+    with pytest.raises(InvalidTransition, match=r"other-host-1.*API_V4_RESTAURANTS"):
         await start(app)
     # An instance gone for more than a minute no longer counts.
     clock.advance(120)
@@ -283,9 +283,7 @@ async def test_force_promote_and_stop(rig: tuple[FastAPI, FakeClock]) -> None:
 async def test_force_zero_is_the_emergency_rollback(rig: tuple[FastAPI, FakeClock]) -> None:
     app, _ = rig
     await start(app)
-    applied = await controller(app).operate(
-        "api_v4_restaurants", "force", "cli:ops", percentage=0
-    )
+    applied = await controller(app).operate("api_v4_restaurants", "force", "cli:ops", percentage=0)
     assert applied.decision.action is Action.EMERGENCY_ROLLBACK
     assert await flag_state(app, Flag.RESTAURANTS) == ("disabled", 0.0)
 

@@ -24,13 +24,15 @@ from bistro.rollout import machine
 from bistro.rollout.analysis import Sample, Thresholds, Verdict, analyse
 from bistro.rollout.config import RolloutConfig
 from bistro.rollout.controller import FALLBACK_FROM_PERCENTAGE, thresholds_of
-from bistro.rollout.machine import Action, Progress, State
+from bistro.rollout.machine import Action, State
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
 
 # The simulated latencies land in every 8th real bucket between 1 ms and 5 s (≈ 440 buckets,
 # each still within 8 % of its neighbours): drawing a minute's histogram is one multinomial.
-_EDGES_US = sorted({bucket_bounds(i)[0] for i in range(bucket_index(1_000), bucket_index(5_000_000), 8)})
+_EDGES_US = sorted(
+    {bucket_bounds(i)[0] for i in range(bucket_index(1_000), bucket_index(5_000_000), 8)}
+)
 _INDEX = np.array([bucket_index(e) for e in _EDGES_US[:-1]])
 _LOG_UPPER = np.log(np.array(_EDGES_US[1:], dtype=float) / 1e6)
 
@@ -74,7 +76,11 @@ class Deployment:
         slots = np.searchsorted(_LOG_UPPER, logs).clip(0, len(_INDEX) - 1)
         e4 = self.v4.error_rate if self.v4.error_rate is not None else shared_error
         return (
-            (n3, int(rng.binomial(n3, shared_error)), np.bincount(slots[:n3], minlength=len(_INDEX))),
+            (
+                n3,
+                int(rng.binomial(n3, shared_error)),
+                np.bincount(slots[:n3], minlength=len(_INDEX)),
+            ),
             (n4, int(rng.binomial(n4, e4)), np.bincount(slots[n3:], minlength=len(_INDEX))),
         )
 
@@ -82,7 +88,9 @@ class Deployment:
 def _sample(n: int, errors: int, counts: np.ndarray) -> Sample:
     nz = np.flatnonzero(counts)
     return Sample(
-        requests=n, errors_5xx=errors, histogram=dict(zip(_INDEX[nz].tolist(), counts[nz].tolist(), strict=True))
+        requests=n,
+        errors_5xx=errors,
+        histogram=dict(zip(_INDEX[nz].tolist(), counts[nz].tolist(), strict=True)),
     )
 
 
@@ -120,7 +128,14 @@ def simulate(
     window_minutes = max(1, round(config.monitoring_period / 60))
     progress = machine.start(config, T0).progress
     window: deque[Any] = deque()
-    sums = [0, 0, np.zeros(len(_INDEX), dtype=np.int64), 0, 0, np.zeros(len(_INDEX), dtype=np.int64)]
+    sums = [
+        0,
+        0,
+        np.zeros(len(_INDEX), dtype=np.int64),
+        0,
+        0,
+        np.zeros(len(_INDEX), dtype=np.int64),
+    ]
     baseline: Sample | None = None
     decisions: list[tuple[int, Action, float, str]] = []
     evaluations = 0
@@ -149,7 +164,12 @@ def simulate(
         if base.requests >= config.min_requests:
             baseline = base
         decision = machine.evaluate(
-            config, progress, analysis.verdict, now, window_start=since, summary="; ".join(analysis.reasons)
+            config,
+            progress,
+            analysis.verdict,
+            now,
+            window_start=since,
+            summary="; ".join(analysis.reasons),
         )
         if decision.action is not Action.HOLD:
             decisions.append((t, decision.action, decision.progress.percentage, decision.reason))
@@ -157,18 +177,38 @@ def simulate(
             # A new step: the window starts again from here (clipped to the step's start).
             step_started = decision.progress.step_started_at
             window.clear()
-            sums = [0, 0, np.zeros(len(_INDEX), dtype=np.int64), 0, 0, np.zeros(len(_INDEX), dtype=np.int64)]
+            sums = [
+                0,
+                0,
+                np.zeros(len(_INDEX), dtype=np.int64),
+                0,
+                0,
+                np.zeros(len(_INDEX), dtype=np.int64),
+            ]
         progress = decision.progress
         if decision.action in until_first:
             break
     return Outcome(progress.state, decisions, evaluations, t)
 
 
-def verdict_of(deployment: Deployment, v4_share: float, minutes: int, config: RolloutConfig) -> Verdict:
+def verdict_of(
+    deployment: Deployment, v4_share: float, minutes: int, config: RolloutConfig
+) -> Verdict:
     """The verdict on ``minutes`` of traffic at a fixed share (one window)."""
-    sums = [0, 0, np.zeros(len(_INDEX), dtype=np.int64), 0, 0, np.zeros(len(_INDEX), dtype=np.int64)]
+    sums = [
+        0,
+        0,
+        np.zeros(len(_INDEX), dtype=np.int64),
+        0,
+        0,
+        np.zeros(len(_INDEX), dtype=np.int64),
+    ]
     for t in range(minutes):
         v3, v4 = deployment.minute(t, v4_share)
         for i, value in enumerate((*v3, *v4)):
             sums[i] = sums[i] + value
-    return analyse(_sample(sums[3], sums[4], sums[5]), _sample(sums[0], sums[1], sums[2]), thresholds_of(config)).verdict
+    return analyse(
+        _sample(sums[3], sums[4], sums[5]),
+        _sample(sums[0], sums[1], sums[2]),
+        thresholds_of(config),
+    ).verdict
