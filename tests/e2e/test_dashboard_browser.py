@@ -1,5 +1,6 @@
 """Browser test: a real server under load, /dashboard in headless Chromium (Playwright),
-sign-in as an admin, charts update live and show v3 and v4 series; screenshot saved."""
+sign-in as an admin, charts update live and show v3 and v4 series, the rollout panel's
+buttons steer a rollout; screenshot saved."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -77,6 +79,51 @@ def series_points(page: object, canvas_id: str) -> dict[str, int]:
     return dict(json.loads(raw))
 
 
+def row_state(page: object, flag: str) -> tuple[str, str]:
+    found = page.eval_on_selector(  # type: ignore[attr-defined]
+        f"#rollouts tr[data-flag='{flag}']", "r => [r.dataset.state, r.dataset.percentage]"
+    )
+    return found[0], found[1]
+
+
+def steer_rollout_from_the_panel(page: Any, base: str, email: str) -> None:
+    """Start a rollout through the admin API, then pause, resume, promote and roll it back
+    with the panel's buttons, as an operator would; each click is checked in the panel."""
+    token = httpx.post(
+        f"{base}/api/v4/auth/login", json={"email": email, "password": DEFAULT_PASSWORD}
+    ).json()["data"]["token"]
+    started = httpx.post(
+        f"{base}/api/v4/migration/rollout/start",
+        json={"flags": ["api_v4_reviews"], "config": {"steps": "5,20,100"}},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert started.status_code == 200, started.text
+    flag = "api_v4_reviews"
+    row = f"#rollouts tr[data-flag='{flag}']"
+    page.wait_for_selector(f"{row}[data-state='running']", timeout=30_000)
+    assert row_state(page, flag) == ("running", "5")
+    assert "start" in page.inner_text("#decisions")
+    page.click(f"{row} button[data-action='pause']")
+    page.wait_for_selector(f"{row}[data-state='paused']", timeout=30_000)
+    page.click(f"{row} button[data-action='resume']")
+    page.wait_for_selector(f"{row}[data-state='running']", timeout=30_000)
+    page.click(f"{row} button[data-action='promote']")
+    page.wait_for_selector(f"{row}[data-percentage='20']", timeout=30_000)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click(f"{row} button[data-action='rollback']")
+    page.wait_for_selector(f"{row}[data-state='rolled_back']", timeout=30_000)
+    assert row_state(page, flag) == ("rolled_back", "0")
+    decisions = page.inner_text("#decisions")
+    for action in ("pause", "resume", "promote", "emergency_rollback"):
+        assert action in decisions
+    assert "admin:" in decisions  # the admin is the actor of each click
+    flags = httpx.get(
+        f"{base}/api/v4/migration/flags", headers={"Authorization": f"Bearer {token}"}
+    ).json()["data"]
+    by_name = {f["name"]: f for f in flags}
+    assert by_name[flag]["stage"] == "disabled"
+
+
 def test_dashboard_draws_live_v3_and_v4_charts(server: tuple[str, str]) -> None:
     base, email = server
     stop = threading.Event()
@@ -115,17 +162,19 @@ def test_dashboard_draws_live_v3_and_v4_charts(server: tuple[str, str]) -> None:
             assert after != before
             assert page.eval_on_selector("#chart-throughput", "c => c.dataset.series") == "v3,v4"
             assert page.eval_on_selector("#chart-errors", "c => c.dataset.series") == "v3,v4"
-            v4_latency = series_points(page, "chart-latency-v4")
-            v3_latency = series_points(page, "chart-latency-v3")
-            assert v4_latency["v4 p95"] > 0 and v3_latency["v3 p95"] > 0
+            # v3 and v4 latency on one chart, one scale.
+            latency = series_points(page, "chart-latency")
+            assert latency["v4 p95"] > 0 and latency["v3 p95"] > 0
+            assert page.eval_on_selector("#chart-latency", "c => c.dataset.series") == (
+                "v3 p50,v3 p95,v3 p99,v4 p50,v4 p95,v4 p99"
+            )
             tiles = page.eval_on_selector_all(".tile", "ts => ts.map(t => t.dataset.version)")
             assert tiles == ["v3", "v4"]
-            assert "No rollout controller yet." in page.inner_text("#decisions") or page.inner_text(
-                "#decisions"
-            )
             # The parity panel: one row per group with comparisons, and the total.
             groups = page.eval_on_selector_all("#parity tr", "rs => rs.map(r => r.dataset.group)")
             assert groups[-1] == "all"
+            assert "No rollout started" in page.inner_text("#rollouts")
+            steer_rollout_from_the_panel(page, base, email)
             page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
             browser.close()
     finally:
