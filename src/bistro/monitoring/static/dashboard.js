@@ -160,9 +160,10 @@
       body: JSON.stringify(Object.assign({ flag: flag, reason: "from the dashboard" }, body || {})),
     });
     const answer = await response.json().catch(() => null);
+    const what = verb === "force" ? "roll back" : verb;
     result.textContent = response.status === 200
-      ? flag + ": " + verb + " done"
-      : flag + ": " + verb + " refused (" + ((answer && answer.error) || "HTTP " + response.status) + ")";
+      ? flag + ": " + what + " done"
+      : flag + ": " + what + " refused (" + ((answer && answer.error) || "HTTP " + response.status) + ")";
     result.dataset.status = String(response.status);
     poll();
   }
