@@ -231,8 +231,10 @@ def evaluate(
                 f"paused{because}",
             )
         return Decision(Action.HOLD, waiting, f"inconclusive: holding{because}")
-    # Verdict.PASS
-    passing = replace(progress, consecutive_failures=0, inconclusive_since=None)
+    # Verdict.PASS (evaluated every minute for days: no copy when nothing changes)
+    passing = progress
+    if progress.consecutive_failures or progress.inconclusive_since is not None:
+        passing = replace(progress, consecutive_failures=0, inconclusive_since=None)
     if progress.percentage >= config.max_percentage:
         windows = passing.passing_windows
         until = passing.counted_until
