@@ -204,3 +204,81 @@ def test_healthy_live_rollout_completes_and_direct_errors_change_nothing(
     assert actions[0] == "start" and actions[-1] == "complete"
     assert actions.count("increment") == 19
     assert httpx.get(f"{base}/api/restaurants?limit=5").headers["x-api-version"] == "v4"
+
+
+def lease_holder(url: str) -> str | None:
+    controller = cli(url, "rollout", "status")["controller"]
+    return controller["instance"] if controller else None
+
+
+def pid_of(instance: str) -> int:
+    """Instance names are ``<host>-<pid>-<random>`` (monitoring.pipeline.instance_name)."""
+    return int(instance.rsplit("-", 2)[1])
+
+
+def test_failover_after_the_holder_is_killed(postgres_url: str, tmp_path: Path) -> None:
+    """Two instances; SIGKILL the lease holder mid-rollout; the other takes over within the
+    lease time and finishes the rollout with no step repeated or skipped."""
+    import os
+    import signal
+
+    env = {
+        "BISTRO_DATABASE_URL": postgres_url,
+        "BISTRO_MONITORING_FLUSH_INTERVAL": "1",
+        "BISTRO_ROLLOUT_TICK_SECONDS": "0.25",
+        "BISTRO_ROLLOUT_LEASE_SECONDS": "3",
+        "BISTRO_ROLLOUT_HEARTBEAT_SECONDS": "1",
+        "BISTRO_DEMO": "false",
+    }
+    with (
+        bistro_serve(env, tmp_path / "a.log", timeout=120) as base_a,
+        bistro_serve(env, tmp_path / "b.log", timeout=120) as base_b,
+        Load(base_a, 30),
+        Load(base_b, 30),
+    ):
+        cli(
+            postgres_url, "rollout", "start", "--flag", "api_v4_restaurants",
+            "--steps", "10,20,30,40,50,60,70,80,90,100", "--increment-interval", "3s",
+            "--monitoring-period", "10s", "--evaluation-interval", "1s", "--min-requests", "5",
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while (holder := lease_holder(postgres_url)) is None:
+            assert time.monotonic() < deadline, "no instance took the lease"
+            time.sleep(0.5)
+        # Let it move a couple of steps, then kill the holder without a chance to clean up.
+        deadline = time.monotonic() + 60
+        while rollout_status(postgres_url)["rollouts"][0]["percentage"] < 30:
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+        os.kill(pid_of(holder), signal.SIGKILL)
+        killed_at = time.monotonic()
+        while (new := lease_holder(postgres_url)) in (None, holder):
+            assert time.monotonic() - killed_at < 15, "nobody took over"
+            time.sleep(0.2)
+        takeover = time.monotonic() - killed_at
+        deadline = time.monotonic() + 180
+        while rollout_status(postgres_url)["rollouts"][0]["state"] == "running":
+            assert time.monotonic() < deadline
+            time.sleep(1)
+    assert new != holder
+    assert takeover <= 3 + 2  # the lease time, plus a tick and this test's polling
+    report = cli(
+        postgres_url, "rollout", "report", "--flag", "api_v4_restaurants", "--format", "json"
+    )
+    moves = [d for d in report["decisions"] if d["action"] in ("start", "increment")]
+    assert [d["to_percentage"] for d in moves] == [10, 20, 30, 40, 50, 60, 70, 80, 90, 100]
+    assert report["rollout"]["state"] == "completed"
+    versions = [d["version"] for d in report["decisions"]]
+    assert versions == sorted(set(versions))
+    print(f"failover: lease taken over {takeover:.2f} s after SIGKILL")
+
+
+def test_sigterm_releases_the_lease(postgres_url: str, tmp_path: Path) -> None:
+    env = {"BISTRO_DATABASE_URL": postgres_url, "BISTRO_ROLLOUT_TICK_SECONDS": "0.25"}
+    with bistro_serve(env, tmp_path / "server.log", timeout=120):
+        deadline = time.monotonic() + 30
+        while lease_holder(postgres_url) is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.3)
+    # bistro_serve sent SIGTERM and waited: the lease is free at once, not at expiry.
+    assert lease_holder(postgres_url) is None
