@@ -17,6 +17,7 @@ import pytest
 from fastapi import FastAPI
 
 from bistro.core.clock import FakeClock
+from bistro.core.settings import MonitoringSettings
 from bistro.migration.flags import Flag, Stage
 from bistro.monitoring.models import AlertState
 from bistro.rollout.config import RolloutConfig
@@ -25,6 +26,7 @@ from bistro.rollout.machine import Action, InvalidTransition, State
 from bistro.rollout.runtime import RolloutRuntime
 from bistro.rollout.service import start_rollouts, status_payload
 from bistro.rollout.store import RolloutStore
+from tests.integration.test_monitoring_alerts import Receiver, receiver  # noqa: F401
 from tests.support import app_client
 
 ROUTE = "/restaurants/{restaurant_id}"
@@ -408,3 +410,27 @@ def test_window_is_clipped_to_the_step_start() -> None:
     assert window_bounds(config, fresh, now) == (now - timedelta(minutes=10), now)
     old = Progress(State.RUNNING, 5, 0, now - timedelta(days=1))
     assert window_bounds(config, old, now) == (now - timedelta(hours=2), now)
+
+
+async def test_decisions_reach_the_alert_webhook(
+    db_url: str, receiver: tuple[Receiver, str]
+) -> None:
+    hook, url = receiver
+    clock = FakeClock(datetime(2026, 3, 2, 12, 0, tzinfo=UTC))
+    monitoring = MonitoringSettings(enabled=False, alert_webhook_url=url)
+    async with app_client(db_url, monitoring=monitoring, clock=clock) as (app, _client):
+        await start(app)
+        await feed(app, "v4", 200, errors=80)
+        await feed(app, "v3", 800)
+        await flush(app, clock, 30)
+        await controller(app).evaluate_due()
+        for _ in range(200):  # the notifier sends from its own task, retrying once here
+            if len(hook.events) >= 2:
+                break
+            await asyncio.sleep(0.05)
+    actions = [event["rollout"]["action"] for event in hook.events]
+    assert actions == ["start", "emergency_rollback"]
+    rollback = hook.events[1]
+    assert rollback["text"].startswith(":rotating_light: [ROLLOUT EMERGENCY_ROLLBACK] api_v4_")
+    assert rollback["rollout"]["verdict"] == "fail_critical"
+    assert rollback["rollout"]["to_percentage"] == 0.0
