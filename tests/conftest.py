@@ -10,10 +10,12 @@ from fastapi import FastAPI
 from tests.support import (
     REDIS_URL,
     Factory,
+    WebhookReceiver,
     app_client,
     drop_postgres_database,
     migrated_database,
     truncate_all,
+    webhook_receiver,
 )
 
 BACKENDS = ["sqlite", "postgres"]
@@ -84,3 +86,10 @@ def client(app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> httpx.AsyncClie
 @pytest.fixture
 def factory(app: FastAPI) -> Factory:
     return Factory(app)
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[WebhookReceiver, str]]:
+    """A local webhook endpoint (its first attempt answers 503) and its URL."""
+    with webhook_receiver(fail_first=1) as pair:
+        yield pair

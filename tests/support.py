@@ -7,15 +7,18 @@ database (dropped at the end), and each test starts from empty tables.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -374,3 +377,42 @@ def bistro_serve(env: dict[str, str], log: Path, timeout: float = 60.0) -> Itera
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+class WebhookReceiver:
+    """A real local webhook endpoint: what the alert/rollout notifier posted, in order. The
+    first ``fail_first`` attempts answer 503, so the notifier's retry is exercised too."""
+
+    def __init__(self, fail_first: int) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.attempts = 0
+        self.fail_first = fail_first
+
+
+@contextmanager
+def webhook_receiver(fail_first: int = 1) -> Iterator[tuple[WebhookReceiver, str]]:
+    state = WebhookReceiver(fail_first)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            state.attempts += 1
+            if state.attempts <= state.fail_first:
+                self.send_response(503)
+                self.end_headers()
+                return
+            state.events.append(json.loads(body))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state, f"http://127.0.0.1:{server.server_address[1]}/hook"
+    finally:
+        server.shutdown()
+        server.server_close()

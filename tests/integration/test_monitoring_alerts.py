@@ -3,59 +3,17 @@ history; and a real local webhook receiver gets both events (after a failed firs
 
 from __future__ import annotations
 
-import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-
 import pytest
 
 from bistro.core.clock import FakeClock
 from bistro.core.settings import MonitoringSettings
 from bistro.monitoring.runtime import STATE_KEY, Monitoring
 from bistro.monitoring.sections import alerts_section
-from tests.support import Factory, app_client
+from tests.support import Factory, WebhookReceiver, app_client
 
 V4_KEY = ("direct", "v4", "restaurants", "/restaurants", "2xx")
 V4_ERR = ("direct", "v4", "restaurants", "/restaurants", "5xx")
 CALM_HOST = {"cpu_percent": 5.0, "memory_percent": 20.0}
-
-
-class Receiver:
-    def __init__(self, fail_first: int) -> None:
-        self.events: list[dict[str, Any]] = []
-        self.attempts = 0
-        self.fail_first = fail_first
-
-
-@pytest.fixture
-def receiver() -> Iterator[tuple[Receiver, str]]:
-    state = Receiver(fail_first=1)
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            state.attempts += 1
-            if state.attempts <= state.fail_first:
-                self.send_response(503)
-                self.end_headers()
-                return
-            state.events.append(json.loads(body))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield state, f"http://127.0.0.1:{server.server_address[1]}/hook"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def record(monitoring: Monitoring, ok: int, errors: int, latency: float = 0.02) -> None:
@@ -66,7 +24,7 @@ def record(monitoring: Monitoring, ok: int, errors: int, latency: float = 0.02) 
 
 
 async def test_error_rate_alert_fires_resolves_and_notifies(
-    db_url: str, receiver: tuple[Receiver, str]
+    db_url: str, receiver: tuple[WebhookReceiver, str]
 ) -> None:
     hook, url = receiver
     settings = MonitoringSettings(  # type: ignore[call-arg]

@@ -26,8 +26,7 @@ from bistro.rollout.machine import Action, InvalidTransition, State
 from bistro.rollout.runtime import RolloutRuntime
 from bistro.rollout.service import start_rollouts, status_payload
 from bistro.rollout.store import RolloutStore
-from tests.integration.test_monitoring_alerts import Receiver, receiver  # noqa: F401
-from tests.support import app_client
+from tests.support import WebhookReceiver, app_client
 
 ROUTE = "/restaurants/{restaurant_id}"
 FAST = RolloutConfig(
@@ -413,7 +412,7 @@ def test_window_is_clipped_to_the_step_start() -> None:
 
 
 async def test_decisions_reach_the_alert_webhook(
-    db_url: str, receiver: tuple[Receiver, str]
+    db_url: str, receiver: tuple[WebhookReceiver, str]
 ) -> None:
     hook, url = receiver
     clock = FakeClock(datetime(2026, 3, 2, 12, 0, tzinfo=UTC))

@@ -76,9 +76,9 @@ class Deployment:
         day = 1.0 + 0.6 * np.sin(2 * np.pi * t / 1440)
         rate = self.requests_per_minute * day * np.exp(0.2 * rng.standard_normal(minutes))
         # Shared slow drifts (AR(1)) in latency and error rate: they hit both versions alike.
-        drift, zi = lfilter([1.0], [1.0, -0.98], 0.03 * rng.standard_normal(minutes),
+        drift, _ = lfilter([1.0], [1.0, -0.98], 0.03 * rng.standard_normal(minutes),
                             zi=[0.98 * self._drift])  # fmt: skip
-        errors_drift, zi2 = lfilter([1.0], [1.0, -0.98], 0.05 * rng.standard_normal(minutes),
+        errors_drift, _ = lfilter([1.0], [1.0, -0.98], 0.05 * rng.standard_normal(minutes),
                                     zi=[0.98 * self._error_drift])  # fmt: skip
         self._drift, self._error_drift = float(drift[-1]), float(errors_drift[-1])
         shared = np.minimum(0.5, self.error_rate * np.exp(errors_drift))

@@ -166,7 +166,9 @@ def test_screened_windows_are_passes() -> None:
     for regression in cases:
         for share in (0.02, 0.05, 0.3, 0.9):
             for rate in (60, 300, 3000):
-                block = Deployment(rng, requests_per_minute=rate, v4=regression).block(0, 240, share)
+                block = Deployment(rng, requests_per_minute=rate, v4=regression).block(
+                    0, 240, share
+                )
                 w = {k: _windows(v, 120) for k, v in block.items()}
                 risky = screen(w["n3"], w["e3"], w["h3"], w["n4"], w["e4"], w["h4"], thresholds)
                 for m in range(0, 240, 12):
