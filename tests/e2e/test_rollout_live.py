@@ -4,6 +4,7 @@ second. Bounded: every loop here has a deadline, and all traffic goes to 127.0.0
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.support import ROOT, bistro_serve, child_env
+from tests.support import ROOT, bistro_serve, child_env, truncate_all
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -80,7 +81,15 @@ class Load:
 
 
 @pytest.fixture
-def served(postgres_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
+def fresh_postgres(postgres_url: str) -> str:
+    """The session's PostgreSQL database, emptied (no rollout left from another test)."""
+    asyncio.run(truncate_all(postgres_url))
+    return postgres_url
+
+
+@pytest.fixture
+def served(fresh_postgres: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    postgres_url = fresh_postgres
     env = {
         "BISTRO_DATABASE_URL": postgres_url,
         "BISTRO_MONITORING_FLUSH_INTERVAL": "1",
@@ -188,6 +197,10 @@ def test_healthy_live_rollout_completes_and_direct_errors_change_nothing(
             "1s",
             "--min-requests",
             "10",
+            # A loaded machine may fall behind the 60 requests/s for a while: that is a
+            # quiet spell (inconclusive), not a reason to pause this test's rollout.
+            "--progress-deadline",
+            "2m",
         )
         deadline = time.monotonic() + 240
         state = "running"
@@ -196,7 +209,7 @@ def test_healthy_live_rollout_completes_and_direct_errors_change_nothing(
             if state != "running":
                 break
             time.sleep(2)
-    assert state == "completed"
+    assert state == "completed", rollout_status(url)["rollouts"][0]["last_reason"]
     assert load.statuses["direct"].get(500, 0) > 10  # the direct errors really happened
     report = cli(url, "rollout", "report", "--flag", "api_v4_restaurants", "--format", "json")
     actions = [d["action"] for d in report["decisions"] if d["action"] != "hold"]
@@ -216,12 +229,13 @@ def pid_of(instance: str) -> int:
     return int(instance.rsplit("-", 2)[1])
 
 
-def test_failover_after_the_holder_is_killed(postgres_url: str, tmp_path: Path) -> None:
+def test_failover_after_the_holder_is_killed(fresh_postgres: str, tmp_path: Path) -> None:
     """Two instances; SIGKILL the lease holder mid-rollout; the other takes over within the
     lease time and finishes the rollout with no step repeated or skipped."""
     import os
     import signal
 
+    postgres_url = fresh_postgres
     env = {
         "BISTRO_DATABASE_URL": postgres_url,
         "BISTRO_MONITORING_FLUSH_INTERVAL": "1",
@@ -240,6 +254,7 @@ def test_failover_after_the_holder_is_killed(postgres_url: str, tmp_path: Path) 
             postgres_url, "rollout", "start", "--flag", "api_v4_restaurants",
             "--steps", "10,20,30,40,50,60,70,80,90,100", "--increment-interval", "3s",
             "--monitoring-period", "10s", "--evaluation-interval", "1s", "--min-requests", "5",
+            "--progress-deadline", "2m",
         )  # fmt: skip
         deadline = time.monotonic() + 30
         while (holder := lease_holder(postgres_url)) is None:
@@ -273,7 +288,8 @@ def test_failover_after_the_holder_is_killed(postgres_url: str, tmp_path: Path) 
     print(f"failover: lease taken over {takeover:.2f} s after SIGKILL")
 
 
-def test_sigterm_releases_the_lease(postgres_url: str, tmp_path: Path) -> None:
+def test_sigterm_releases_the_lease(fresh_postgres: str, tmp_path: Path) -> None:
+    postgres_url = fresh_postgres
     env = {"BISTRO_DATABASE_URL": postgres_url, "BISTRO_ROLLOUT_TICK_SECONDS": "0.25"}
     with bistro_serve(env, tmp_path / "server.log", timeout=120):
         deadline = time.monotonic() + 30
