@@ -48,6 +48,13 @@ _LOG_UPPER = np.log(np.array(_EDGES_US[1:], dtype=float) / 1e6)
 _MID = np.array([sum(bucket_bounds(int(i))) / 2 for i in _INDEX])
 
 
+# Per-minute AR(1) drift: correlation time 1 / (1 - PHI) = 200 minutes; stationary standard
+# deviation 5 % for latency and 30 % for the error rate.
+PHI = 0.995
+LATENCY_STEP = 0.05 * math.sqrt(1 - PHI**2)
+ERROR_STEP = 0.3 * math.sqrt(1 - PHI**2)
+
+
 @dataclass
 class Regression:
     """What is wrong with v4 (nothing by default)."""
@@ -75,13 +82,16 @@ class Deployment:
         t = np.arange(start, start + minutes)
         day = 1.0 + 0.6 * np.sin(2 * np.pi * t / 1440)
         rate = self.requests_per_minute * day * np.exp(0.2 * rng.standard_normal(minutes))
-        # Shared slow drifts (AR(1)) in latency and error rate: they hit both versions alike.
-        drift, _ = lfilter([1.0], [1.0, -0.98], 0.03 * rng.standard_normal(minutes),
-                            zi=[0.98 * self._drift])  # fmt: skip
-        errors_drift, _ = lfilter([1.0], [1.0, -0.98], 0.05 * rng.standard_normal(minutes),
-                                    zi=[0.98 * self._error_drift])  # fmt: skip
+        # Shared conditions that hit both versions alike: latency follows the daily load
+        # (+-8 %) and wanders slowly (AR(1), ~5 % standard deviation, correlated over hours);
+        # the error rate wanders by ~30 %.
+        drift, _ = lfilter([1.0], [1.0, -PHI], LATENCY_STEP * rng.standard_normal(minutes),
+                           zi=[PHI * self._drift])  # fmt: skip
+        errors_drift, _ = lfilter([1.0], [1.0, -PHI], ERROR_STEP * rng.standard_normal(minutes),
+                                  zi=[PHI * self._error_drift])  # fmt: skip
         self._drift, self._error_drift = float(drift[-1]), float(errors_drift[-1])
         shared = np.minimum(0.5, self.error_rate * np.exp(errors_drift))
+        drift = drift + 0.08 * np.sin(2 * np.pi * t / 1440)
         total = rng.poisson(rate)
         n4 = rng.binomial(total, v4_share)
         n3 = total - n4
