@@ -1,7 +1,7 @@
 """rollout: rollouts, decisions, the controller lease, instance heartbeats, fault drills
 
-Revision ID: 0008_rollout
-Revises: 0007_parity
+Revision ID: 0009_rollout
+Revises: 0007_parity, 0008_scale (and so joins the two branches)
 Create Date: 2026-12-03 19:00:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008_rollout"
-down_revision: str | Sequence[str] | None = "0007_parity"
+revision: str = "0009_rollout"
+down_revision: str | Sequence[str] | None = ("0007_parity", "0008_scale")
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
