@@ -31,6 +31,7 @@ from bistro.perf.plan import Mix, Request, Slice
 LATE_AFTER_S = 0.005
 TRANSPORT_ERROR = 0  # status recorded when no HTTP answer came back
 NOT_SENT = -1  # status recorded when too many requests were already outstanding
+UNREADABLE_ANSWER = -2  # a create answered 2xx without the new review's id
 # The synthetic-traffic marker and the admin token that proves it (bistro.perf.marking).
 SYNTHETIC_HEADER = "X-Bistro-Source"
 SYNTHETIC_VALUE = "synthetic"
@@ -158,7 +159,10 @@ class Sender:
             if status != 409:
                 self._free.append(restaurant_id)
             return status
-        review_id = orjson.loads(payload).get("data", {}).get("id")
+        review_id = _created_id(payload)
+        if review_id is None:
+            # Created, but the answer does not say what: it cannot be cleaned up by id.
+            return UNREADABLE_ANSWER
         delete_path = f"{req.path}/{review_id}"
         deleted, _ = await self._call("DELETE", delete_path)
         if deleted in (200, 204):
@@ -173,6 +177,16 @@ class Sender:
             status, _ = await self._call("DELETE", path)
             if status in (200, 204, 404):
                 self.leftover_reviews.remove(path)
+
+
+def _created_id(payload: bytes) -> int | None:
+    try:
+        body = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return None
+    data = body.get("data") if isinstance(body, dict) else None
+    created = data.get("id") if isinstance(data, dict) else None
+    return created if isinstance(created, int) else None
 
 
 @dataclass

@@ -12,7 +12,7 @@ import statistics
 from typing import Any
 
 from bistro.perf.histogram import LatencyHistogram
-from bistro.perf.loadgen import NOT_SENT, TRANSPORT_ERROR, Recording
+from bistro.perf.loadgen import NOT_SENT, TRANSPORT_ERROR, UNREADABLE_ANSWER, Recording
 from bistro.perf.plan import Slice
 
 SATURATED_CPU = 0.85
@@ -21,7 +21,7 @@ CONTENDED_CPU = 0.5
 
 
 def is_error(status: int) -> bool:
-    return status != 429 and (status >= 400 or status in (TRANSPORT_ERROR, NOT_SENT))
+    return status != 429 and (status >= 400 or status <= TRANSPORT_ERROR)
 
 
 def status_label(status: int) -> str:
@@ -29,6 +29,8 @@ def status_label(status: int) -> str:
         return "transport"
     if status == NOT_SENT:
         return "not_sent"
+    if status == UNREADABLE_ANSWER:
+        return "unreadable_answer"
     return str(status)
 
 
