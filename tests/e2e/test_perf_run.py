@@ -238,3 +238,44 @@ def test_a_run_with_writes_and_its_html_report_drawn_offline(
         page.screenshot(path=str(ARTIFACTS / "perf-report.png"), full_page=True)
         browser.close()
     assert (ARTIFACTS / "perf-report.png").stat().st_size > 10_000
+
+
+def test_it_warns_before_starting_while_a_rollout_is_running(server: PerfServer) -> None:
+    admin = {"Authorization": f"Bearer {server.token}"}
+    started = httpx.post(
+        f"{server.base}/api/v4/migration/rollout/start",
+        json={"flags": ["api_v4_statistics"], "config": {"steps": "5,20,100"}},
+        headers=admin,
+        timeout=30,
+    )
+    assert started.status_code == 200, started.text
+    try:
+        result = runner.invoke(
+            app,
+            [
+                "perf", "run", "--base-url", server.base, "--endpoints", "detail",
+                "--rate", "10", "--duration", "1s", "--warmup", "0", "--slice", "0.5s",
+                "--token", server.token, "--no-cache-phase", "--json",
+            ],
+        )  # fmt: skip
+    finally:
+        stopped = httpx.post(
+            f"{server.base}/api/v4/migration/rollout/stop",
+            json={"flag": "api_v4_statistics", "reason": "perf test done"},
+            headers=admin,
+            timeout=30,
+        )
+        assert stopped.status_code == 200, stopped.text
+    assert result.exit_code == 0, result.stderr
+    assert "warning: rollout of api_v4_statistics (at 5 %) is running" in result.stderr
+    assert json.loads(result.stdout)["warnings"][0].startswith("rollout of api_v4_statistics")
+    # Without a rollout running, no warning.
+    quiet = runner.invoke(
+        app,
+        [
+            "perf", "run", "--base-url", server.base, "--endpoints", "detail",
+            "--rate", "10", "--duration", "1s", "--warmup", "0", "--slice", "0.5s",
+            "--token", server.token, "--no-cache-phase", "--json",
+        ],
+    )  # fmt: skip
+    assert quiet.exit_code == 0 and "warning" not in quiet.stderr
