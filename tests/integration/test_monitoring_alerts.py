@@ -150,3 +150,26 @@ async def test_database_failure_alert_is_local_then_recorded(db_url: str) -> Non
         async with app.state.bistro.db.unit_of_work() as session:
             history = (await alerts_section(session))["recent"]
         assert [e["state"] for e in history] == ["resolved", "firing"]
+
+
+async def test_alerts_and_status_judge_client_traffic_only(db_url: str) -> None:
+    """Failing shadow and synthetic traffic, slow aborted requests: no alert, and the status
+    numbers show client traffic only (with the aborts counted apart)."""
+    settings = MonitoringSettings(enabled=False, alert_min_samples=50)  # type: ignore[call-arg]
+    async with app_client(db_url, monitoring=settings, clock=FakeClock()) as (app, _client):
+        monitoring: Monitoring = app.state.bistro.extras[STATE_KEY]
+        monitoring.alerts.sampler = lambda: CALM_HOST
+        recorder = monitoring.pipeline.recorder
+        for source in ("shadow", "synthetic"):
+            for _ in range(200):
+                recorder.record((source, "v4", "restaurants", "/restaurants", "5xx"), 3.0, 10)
+        for _ in range(200):
+            recorder.record(("stable", "v4", "restaurants", "/restaurants", "client_abort"), 9.0, 0)
+        for _ in range(60):
+            recorder.record(("stable", "v4", "restaurants", "/restaurants", "2xx"), 0.01, 10)
+        assert await monitoring.flush()
+        transitions = await monitoring.alerts.evaluate()
+        assert [e for e in transitions if e["rule"] != "database_connection"] == []
+        v4 = (await monitoring.pipeline.summary(300))["versions"]["v4"]
+        assert (v4["requests"], v4["errors_5xx"], v4["client_aborts"]) == (60, 0, 200)
+        assert v4["latency_ms"]["p95"] < 20
