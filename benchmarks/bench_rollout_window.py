@@ -130,12 +130,15 @@ async def raw_only(db: Database, since: datetime, until: datetime) -> dict[str, 
     return out
 
 
-async def timed(reads: int, work: Any) -> tuple[list[float], Any]:
+async def timed(reads: int, work: Any, cpu: list[float] | None = None) -> tuple[list[float], Any]:
+    """Wall time per call (and this process's CPU time per call into ``cpu``)."""
     times, result = [], None
     for _ in range(reads):
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         result = await work()
         times.append(time.perf_counter() - began)
+        if cpu is not None:
+            cpu.append(time.process_time() - began_cpu)
     return times, result
 
 
@@ -165,7 +168,10 @@ async def measure(url: str, args: argparse.Namespace, *, filled: bool) -> dict[s
                 )
 
         await evaluation()  # warm the pool and the statement cache, as a running controller
-        read_times, window = await timed(args.reads, evaluation)
+        cpu: list[float] = []
+        load_before = os.getloadavg()[0]
+        read_times, window = await timed(args.reads, evaluation, cpu)
+        load = (load_before + os.getloadavg()[0]) / 2
         raw_times, raw = await timed(max(3, args.reads // 4), lambda: raw_only(db, since, until))
         async with db.unit_of_work() as session:
             repo = MetricsRepository(session)
@@ -203,6 +209,11 @@ async def measure(url: str, args: argparse.Namespace, *, filled: bool) -> dict[s
             },
             "reads": args.reads,
             "read_ms": {"median": round(median * 1000, 2), "p95": round(high * 1000, 2)},
+            # The reader's own CPU (the rest of the wall time is PostgreSQL and waiting for a
+            # core), and the machine's load while the reads ran: on a shared machine the wall
+            # time follows the load.
+            "read_cpu_ms_median": round(statistics.median(cpu) * 1000, 2),
+            "load_average_1m": round(load, 1),
             "raw_only_read_ms": {"median": round(statistics.median(raw_times) * 1000, 2)},
             "target_ms": TARGET_SECONDS * 1000,
             "ratio_target_over_median": round(TARGET_SECONDS / median, 2),
@@ -278,6 +289,11 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"evaluation read ({report['reads']} reads): median {r['median']} ms, p95 {r['p95']} ms; "
         f"raw buckets only: median {report['raw_only_read_ms']['median']} ms"
+    )
+    print(
+        f"reader's own CPU per read: median {report['read_cpu_ms_median']} ms; "
+        f"1-minute load average while reading: {report['load_average_1m']} "
+        f"({os.cpu_count()} cores)"
     )
     print(
         f"target {report['target_ms']:.0f} ms / measured: {report['ratio_target_over_median']} "

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, cast, delete, insert, or_, select, update
+from sqlalchemy import Text, cast, delete, insert, or_, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -93,19 +93,34 @@ class MetricsRepository(Repository[RequestBucket]):
         )
         return (await self.session.execute(statement)).all()
 
-    async def bucket_counts(
-        self, ranges: Sequence[tuple[datetime, datetime]], source: str, group: str | None
+    async def window_counts(
+        self,
+        minutes: tuple[datetime, datetime] | None,
+        edges: Sequence[tuple[datetime, datetime]],
+        source: str,
+        group: str | None,
     ) -> Sequence[Any]:
-        """Raw buckets of one source (and group) whose start is in any of ``ranges``
-        (each ``[from, to)``), v3 and v4, every instance."""
-        if not ranges:
+        """One source's (and group's) v3 and v4 rows, every instance, in one round trip: the
+        rollup rows of the whole minutes ``[first, end)`` and the raw buckets whose start is
+        in one of the ``edges`` (each ``[from, to)``). Histograms come as their JSON text:
+        ``[index, count, ...]`` from the rollups, ``{"index": count}`` from the buckets."""
+        parts: list[Any] = []
+        if minutes is not None:
+            m = RequestMinute
+            where: list[Any] = [m.source == source, m.minute >= minutes[0], m.minute < minutes[1]]
+            if group is not None:
+                where.append(m.grp == group)
+            parts.append(_counts_select(m).where(*where))
+        if edges:
+            b = RequestBucket
+            where = [b.source == source, b.version.in_(("v3", "v4"))]
+            if group is not None:
+                where.append(b.grp == group)
+            in_range = [(b.bucket_start >= lo) & (b.bucket_start < hi) for lo, hi in edges]
+            parts.append(_counts_select(b).where(*where, or_(*in_range)))
+        if not parts:
             return []
-        t = RequestBucket
-        where = [t.source == source, t.version.in_(("v3", "v4"))]
-        if group is not None:
-            where.append(t.grp == group)
-        in_range = [(t.bucket_start >= lo) & (t.bucket_start < hi) for lo, hi in ranges]
-        statement = select(*(getattr(t, c) for c in _COUNT_COLUMNS)).where(*where, or_(*in_range))
+        statement: Any = parts[0] if len(parts) == 1 else union_all(*parts)
         return (await self.session.execute(statement)).all()
 
     async def minute_counts(
@@ -113,15 +128,14 @@ class MetricsRepository(Repository[RequestBucket]):
     ) -> Sequence[Any]:
         """Rollup rows of one source (and group) for the minutes in ``[first, end)``; their
         ``histogram`` is the stored JSON text ``[index, count, ...]``."""
-        t = RequestMinute
-        where = [t.source == source, t.minute >= first, t.minute < end]
-        if group is not None:
-            where.append(t.grp == group)
-        # The histograms as their JSON text (a flat list of numbers), parsed by the caller
-        # straight into an array: no Python object per number.
-        columns = [getattr(t, c) for c in _COUNT_COLUMNS if c != "histogram"]
-        statement = select(*columns, cast(t.histogram, Text).label("histogram")).where(*where)
-        return (await self.session.execute(statement)).all()
+        return await self.window_counts((first, end), [], source, group)
+
+    async def bucket_counts(
+        self, ranges: Sequence[tuple[datetime, datetime]], source: str, group: str | None
+    ) -> Sequence[Any]:
+        """Raw buckets of one source (and group) whose start is in any of ``ranges``
+        (each ``[from, to)``), v3 and v4, every instance; histograms as JSON text."""
+        return await self.window_counts(None, ranges, source, group)
 
     async def cache_rows(self, since: datetime, until: datetime) -> Sequence[Any]:
         t = CacheBucket
@@ -140,6 +154,13 @@ class MetricsRepository(Repository[RequestBucket]):
         )
         removed += int(getattr(result, "rowcount", 0) or 0)
         return removed
+
+
+def _counts_select(table: Any) -> Any:
+    columns = [getattr(table, c) for c in _COUNT_COLUMNS if c != "histogram"]
+    # The histogram as its JSON text, parsed by the caller (straight into an array for the
+    # rollups' flat lists: no Python object per number).
+    return select(*columns, cast(table.histogram, Text).label("histogram"))
 
 
 class AlertRepository(Repository[AlertState]):

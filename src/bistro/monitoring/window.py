@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
+import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bistro.monitoring.histogram import quantile
@@ -66,9 +67,12 @@ class WindowCounts:
             self.latency_sum += row.latency_sum
             stored = row.histogram
             if isinstance(stored, str):
-                if len(stored) > 2:
-                    texts.append(stored[1:-1])
-            elif isinstance(stored, list):
+                if stored[:1] == "[":
+                    if len(stored) > 2:
+                        texts.append(stored[1:-1])
+                    continue
+                stored = orjson.loads(stored)  # a bucket's {"index": count}
+            if isinstance(stored, list):
                 pairs += stored
             elif stored:
                 for index, count in stored.items():
@@ -117,13 +121,8 @@ async def version_window(
     """v3 and v4 counts of ``source`` traffic to ``group`` (None: every group) with
     ``bucket_start`` in ``[since, until)``, all instances. Both versions are always present."""
     out = {version: WindowCounts() for version in VERSIONS}
-    repo = MetricsRepository(session)
     minutes, edges = split_window(since, until)
-    rows: list[Any] = []
-    if minutes is not None:
-        rows.extend(await repo.minute_counts(minutes[0], minutes[1], source, group))
-    if edges:
-        rows.extend(await repo.bucket_counts(edges, source, group))
+    rows = await MetricsRepository(session).window_counts(minutes, edges, source, group)
     by_version: dict[str, list[Any]] = {version: [] for version in VERSIONS}
     for row in rows:
         by_version[row.version].append(row)
