@@ -214,8 +214,8 @@ def test_a_dropped_last_item_is_reported(
     original = RestaurantService.list
 
     async def drops_last(self: RestaurantService, *args: Any) -> Any:
-        items, total = await original(self, *args)
-        return items[:-1], total
+        items, total, next_cursor = await original(self, *args)
+        return items[:-1], total, next_cursor
 
     monkeypatch.setattr(RestaurantService, "list", drops_last)
     code, doc = replay_file(patched_server, tmp_path)
@@ -277,8 +277,8 @@ def test_another_order_where_order_is_promised_is_reported(
     original = RestaurantService.list
 
     async def name_sort_reversed(self: RestaurantService, query: Any, *args: Any) -> Any:
-        items, total = await original(self, query, *args)
-        return (items[::-1] if query.sort == "name" else items), total
+        items, total, next_cursor = await original(self, query, *args)
+        return (items[::-1] if query.sort == "name" else items), total, next_cursor
 
     monkeypatch.setattr(RestaurantService, "list", name_sort_reversed)
     code, doc = replay_file(patched_server, tmp_path)
