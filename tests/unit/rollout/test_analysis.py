@@ -822,3 +822,60 @@ def test_fisher_is_scipys_one_sided_test(table: tuple[tuple[int, int], ...]) -> 
     (e1, n1), (e2, n2) = table
     expected = stats.fisher_exact([[e1, n1 - e1], [e2, n2 - e2]], alternative="greater").pvalue
     assert fisher_greater(e1, n1, e2, n2) == pytest.approx(expected, rel=1e-12)
+
+
+def test_thresholds_and_the_analysis_serialise_completely() -> None:
+    thresholds = Thresholds(7.0, 30.0, 50, 0.001, 0.02)
+    analysis = analyse(flat(20, 0), flat(380, 1), thresholds)
+    assert analysis.checks["thresholds"] == {
+        "auto_rollback_threshold": 7.0,
+        "performance_degradation_threshold": 30.0,
+        "min_requests": 50,
+        "significance": 0.001,
+        "max_parity_mismatch_rate": 0.02,
+    }
+    assert analysis.to_dict() == {
+        "verdict": "inconclusive",
+        "reasons": ["v4 has 20 requests in the window, fewer than the 50 needed"],
+        "checks": analysis.checks,
+    }
+
+
+def test_every_bad_threshold_is_named_at_once() -> None:
+    with pytest.raises(ValueError) as refused:
+        Thresholds(0.0, 0.0, 0, 0.0, 2.0)
+    assert str(refused.value) == (
+        "auto_rollback_threshold must be above 0 and at most 50 (percent); "
+        "performance_degradation_threshold must be above 0 (percent); "
+        "min_requests must be at least 1; "
+        "significance must be between 0 and 0.5; "
+        "max_parity_mismatch_rate must be between 0 and 1"
+    )
+
+
+def test_too_small_latency_histograms_report_their_counts() -> None:
+    analysis = analyse(Sample(500, 0, {bucket_index(20_000): 50}), flat(5000, 0), DEFAULT)
+    assert analysis.checks["latency"] == {
+        "canary_count": 50,
+        "baseline_count": 5000,
+        "allowed_ratio": 1.2,
+        "failed": False,
+    }
+
+
+# Mutants that survive `make mutation` and why they change nothing observable:
+# - `p < alpha` -> `p <= alpha` where alpha also moves the null (the error comparison's
+#   Clopper-Pearson bound, the latency margin's quantile bound) or where another test at the
+#   same alpha must pass too (tail / Mann-Whitney evidence): a p-value exactly equal to alpha
+#   cannot be built there; the p == alpha boundary is pinned where it can be (threshold, critical).
+# - the plain comparison test `p_value <= alpha`: whenever the margin test is significant the
+#   plain one is far more so (its null is smaller), so the plain p-value never sits at alpha.
+# - latency `ratio >= allowed`: a ratio of exactly 1.2 leaves the margin test insignificant.
+# - `_Outcome.add` `>=`: an equal rank is the same verdict.
+# - `quantile_upper_rank`'s starting guess and step sizes: both loops walk to the exact answer
+#   from any start (only the number of steps changes; a unit test holds it to scipy's ppf).
+# - `binomial_greater`'s guard variants: bdtrc(-1, n, p) is already 1.0.
+# - `astype(None)`, `fromiter(dtype=None)`, `searchsorted` without `side="left"`: the defaults
+#   are float64 and "left", which give the same numbers.
+# - Thresholds/Analysis key and message mutants were killed by the serialisation tests added
+#   after the last recorded run (95.5 % analysis, 91.6 % stats before them).
