@@ -309,3 +309,137 @@ def test_flag_targets() -> None:
     assert machine.flag_target(at(2)) == ("partial", 25.0)
     assert machine.flag_target(at(2, state=State.PAUSED)) == ("partial", 25.0)
     assert machine.flag_target(at(2, state=State.ROLLED_BACK, percentage=0.0)) == ("disabled", 0.0)
+
+
+# -- the reasons: what an operator reads in status, the report and the webhook ---------------
+
+
+def test_reasons_say_exactly_what_happened_and_why() -> None:
+    now = T0 + timedelta(hours=1)
+    assert machine.start(CONFIG, T0).reason == "rollout started at 5 %"
+    assert run(at(0), Verdict.PASS, now).reason == (
+        "pass: next step due at 2026-01-02T00:00:00+00:00"
+    )
+    assert run(at(0), Verdict.PASS, T0 + DAY).reason == "5 % -> 15 %"
+    assert run(
+        at(1, consecutive_failures=1), Verdict.FAIL_MINOR, now, summary="p95 x1.4"
+    ).reason == ("minor failure 2 of 3: holding (p95 x1.4)")
+    assert run(
+        at(1, consecutive_failures=2), Verdict.FAIL_MINOR, now, summary="p95 x1.4"
+    ).reason == ("minor failure 3 of 3 (p95 x1.4); stepped back 15 % -> 5 % (held for 86400 s)")
+    assert run(at(0, consecutive_failures=2), Verdict.FAIL_MINOR, now).reason == (
+        "minor failure 3 of 3; stepped back from the first step to 0 % and paused for an operator"
+    )
+    assert run(at(3, consecutive_failures=2, step_backs=2), Verdict.FAIL_MINOR, now).reason == (
+        "minor failure 3 of 3 after 2 step-backs (max 2): paused"
+    )
+    off = RolloutConfig(enable_auto_rollback=False)
+    assert run(at(3, consecutive_failures=2), Verdict.FAIL_MINOR, now, off).reason == (
+        "minor failure 3 of 3, auto rollback off: paused"
+    )
+    assert run(at(3), Verdict.FAIL_CRITICAL, now, off, summary="x").reason == (
+        "critical failure, auto rollback off: paused (x)"
+    )
+    assert (
+        run(at(3), Verdict.FAIL_CRITICAL, now).reason
+        == "critical failure: emergency rollback to 0 %"
+    )
+    assert run(at(0), Verdict.INCONCLUSIVE, now, summary="v4 has 20").reason == (
+        "inconclusive: holding (v4 has 20)"
+    )
+    assert run(at(0, inconclusive_since=T0 - 2 * DAY), Verdict.INCONCLUSIVE, now).reason == (
+        "no conclusive verdict for 172800 s (progress deadline): paused"
+    )
+    assert run(at(0), Verdict.PASS, now, database_alert=True).reason == (
+        "database alert firing: paused (it hits v3 too; no rollback)"
+    )
+    top = len(CONFIG.plan()) - 1
+    assert run(at(top), Verdict.PASS, now, window_start=T0).reason == (
+        "pass: 1 of 2 passing windows at the maximum"
+    )
+    assert run(
+        at(top, passing_windows=1, counted_until=T0), Verdict.PASS, now, window_start=T0
+    ).reason == (
+        "2 passing windows at 100 %: completed (flag full; `complete` stays an operator decision)"
+    )
+    assert run(
+        at(0), Verdict.PASS, T0 + DAY, RolloutConfig(enable_auto_increment=False)
+    ).reason == ("pass: step due, but auto increment is off (promote by hand)")
+    assert machine.resume(CONFIG, at(2, state=State.PAUSED), now, "").reason == (
+        "resumed by an operator at 25 %"
+    )
+    assert machine.promote(CONFIG, at(2), now).reason == "25 % -> 35 %"
+    assert machine.promote(CONFIG, at(top), now).reason == "promoted past the last step: completed"
+    assert machine.stop(at(2), "").reason == "stopped by an operator"
+    assert machine.stop(at(2), "done for today").reason == "done for today"
+    assert machine.pause(at(2), "lunch").reason == "lunch"
+    assert machine.force(CONFIG, at(2), 40, now).reason == "forced 25 % -> 40 %"
+    assert machine.force(CONFIG, at(2), 0, now).reason == "forced to 0 %: emergency rollback"
+    assert machine.operator_changed(at(2), "partial", 3, "cli:ana").reason == (
+        "cli:ana set the flag to partial 3 % by hand: paused (manual actions win)"
+    )
+
+
+def test_which_decisions_notify() -> None:
+    now = T0 + timedelta(hours=1)
+    assert machine.start(CONFIG, T0).notify
+    assert not run(at(0), Verdict.PASS, now).notify
+    assert not run(at(0), Verdict.INCONCLUSIVE, now).notify
+    assert not run(at(0), Verdict.FAIL_MINOR, now).notify
+    assert run(at(0), Verdict.PASS, T0 + DAY).notify
+    assert run(at(0), Verdict.PASS, now, database_alert=True).notify
+    assert machine.resume(CONFIG, at(0, state=State.PAUSED), now, "").notify
+    assert machine.stop(at(0), "").notify
+    assert machine.force(CONFIG, at(0), 50, now).notify
+    assert machine.force(CONFIG, at(0), 0, now).notify
+    assert machine.operator_changed(at(0), "full", 100, "x").notify
+    assert machine.promote(CONFIG, at(0), now).notify
+
+
+def test_progress_as_stored() -> None:
+    p = at(2, consecutive_failures=1, step_backs=1, passing_windows=0, counted_until=T0,
+           inconclusive_since=T0 + DAY)  # fmt: skip
+    assert p.to_dict() == {
+        "state": "running",
+        "percentage": 25.0,
+        "step_index": 2,
+        "step_started_at": T0,
+        "consecutive_failures": 1,
+        "step_backs": 1,
+        "passing_windows": 0,
+        "counted_until": T0,
+        "inconclusive_since": T0 + DAY,
+    }
+
+
+def test_fields_each_transition_resets() -> None:
+    now = T0 + 3 * DAY
+    busy = at(3, consecutive_failures=2, passing_windows=1, counted_until=T0, inconclusive_since=T0)
+    for d in (
+        machine.promote(CONFIG, busy, now),
+        machine.force(CONFIG, busy, 50, now),
+        machine.resume(CONFIG, replace(busy, state=State.PAUSED), now, ""),
+        run(busy, Verdict.FAIL_MINOR, now),  # the third failure: a step back
+    ):
+        assert d.progress.consecutive_failures == 0, d.action
+        assert d.progress.passing_windows == 0, d.action
+        assert d.progress.counted_until is None, d.action
+        assert d.progress.inconclusive_since is None, d.action
+        assert d.progress.step_started_at == now, d.action
+    assert machine.pause(busy, "").progress.consecutive_failures == 0
+    assert machine.stop(busy, "").progress.step_backs == busy.step_backs
+    rolled = run(busy, Verdict.FAIL_CRITICAL, now).progress
+    assert (rolled.consecutive_failures, rolled.step_index) == (0, 3)
+    # A step back keeps counting step-backs; a promotion does not reset them.
+    assert run(busy, Verdict.FAIL_MINOR, now).progress.step_backs == 1
+    assert machine.promote(CONFIG, replace(busy, step_backs=2), now).progress.step_backs == 2
+
+
+def test_invalid_operator_transitions_name_the_state() -> None:
+    done = at(0, state=State.COMPLETED)
+    with pytest.raises(machine.InvalidTransition, match="cannot force: the rollout is completed"):
+        machine.force(CONFIG, done, 10, T0)
+    with pytest.raises(machine.InvalidTransition, match=r"needs running or paused"):
+        machine.operator_changed(done, "partial", 1, "x")
+    with pytest.raises(machine.InvalidTransition, match="the rollout is paused, not running"):
+        run(at(0, state=State.PAUSED), Verdict.PASS, T0)
