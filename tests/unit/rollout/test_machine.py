@@ -443,3 +443,40 @@ def test_invalid_operator_transitions_name_the_state() -> None:
         machine.operator_changed(done, "partial", 1, "x")
     with pytest.raises(machine.InvalidTransition, match="the rollout is paused, not running"):
         run(at(0, state=State.PAUSED), Verdict.PASS, T0)
+
+
+def test_edges_of_each_operator_action() -> None:
+    now = T0 + timedelta(hours=5)
+    stopped = machine.stop(at(2), "")
+    assert stopped.action is Action.STOP and stopped.notify
+    with pytest.raises(machine.InvalidTransition, match="cannot promote"):
+        machine.promote(CONFIG, stopped.progress, now)
+    # Promoting a paused rollout runs it again.
+    promoted = machine.promote(CONFIG, at(2, state=State.PAUSED), now)
+    assert promoted.progress.state is State.RUNNING and promoted.action is Action.PROMOTE
+    # Force: just above zero is a percentage, not a rollback; a plan step counts as reached.
+    small = machine.force(CONFIG, at(2), 1.0, now)
+    assert small.action is Action.FORCE and small.progress.percentage == 1.0
+    exact = machine.force(CONFIG, at(1), 35.0, now)
+    assert exact.progress.step_index == 3
+    assert machine.force(CONFIG, at(1), 0, now).progress.percentage == 0.0
+    # Resume keeps a forced percentage at the first step; below it, restarts there.
+    forced_low = Progress(State.PAUSED, 7.0, 0, T0)
+    assert machine.resume(CONFIG, forced_low, now, "").progress.percentage == 7.0
+    changed = machine.operator_changed(at(2, consecutive_failures=2), "partial", 9, "x")
+    assert changed.progress.consecutive_failures == 0 and changed.notify
+    rolled = run(at(2), Verdict.FAIL_CRITICAL, now)
+    assert rolled.notify and rolled.progress.percentage == 0.0
+
+
+def test_a_pass_clears_either_kind_of_pending_evidence() -> None:
+    now = T0 + timedelta(hours=1)
+    only_failures = run(at(0, consecutive_failures=1), Verdict.PASS, now)
+    assert only_failures.progress.consecutive_failures == 0
+    only_waiting = run(at(0, inconclusive_since=T0), Verdict.PASS, now)
+    assert only_waiting.progress.inconclusive_since is None
+    back = run(
+        at(3, consecutive_failures=2, passing_windows=1, counted_until=T0), Verdict.FAIL_MINOR, now
+    )
+    assert back.progress.passing_windows == 0 and back.progress.counted_until is None
+    assert back.progress.inconclusive_since is None
