@@ -480,3 +480,20 @@ def test_a_pass_clears_either_kind_of_pending_evidence() -> None:
     )
     assert back.progress.passing_windows == 0 and back.progress.counted_until is None
     assert back.progress.inconclusive_since is None
+
+
+def test_every_move_notifies_and_refusals_name_the_verb() -> None:
+    now = T0 + timedelta(hours=1)
+    top = len(CONFIG.plan()) - 1
+    assert machine.promote(CONFIG, at(top), now).notify  # completed by hand
+    assert run(at(3, consecutive_failures=2), Verdict.FAIL_MINOR, now).notify  # step back
+    assert run(at(0, consecutive_failures=2), Verdict.FAIL_MINOR, now).notify  # to 0 %, paused
+    done = run(at(top, passing_windows=1, counted_until=T0), Verdict.PASS, now, window_start=T0)
+    assert done.action is Action.COMPLETE and done.notify
+    held = run(at(1, inconclusive_since=T0), Verdict.FAIL_MINOR, now)
+    assert held.action is Action.HOLD and held.progress.inconclusive_since is None
+    ended = at(0, state=State.ROLLED_BACK)
+    with pytest.raises(machine.InvalidTransition, match="cannot stop: the rollout is rolled_back"):
+        machine.stop(ended, "")
+    with pytest.raises(machine.InvalidTransition, match="cannot adopt an operator's change"):
+        machine.operator_changed(ended, "partial", 1, "x")
