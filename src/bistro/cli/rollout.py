@@ -301,52 +301,29 @@ def _operate(
     emit(_applied_payload(applied), json_output=json_output, human=_applied_text(applied))
 
 
-@app.command()
-def pause(
-    flag: OneFlagOption = None,
-    reason: ReasonOption = None,
-    actor: ActorOption = None,
-    database_url: DatabaseUrlOption = None,
-    json_output: JsonOption = False,
-) -> None:
-    """Hold the rollout where it is (the flag stays; no more automatic moves)."""
-    _operate("pause", flag, reason, actor, database_url, json_output)
+def _steering_command(verb: str, doc: str) -> None:
+    """Register ``bistro rollout <verb>``: the same options for every steering verb."""
+
+    def command(
+        flag: OneFlagOption = None,
+        reason: ReasonOption = None,
+        actor: ActorOption = None,
+        database_url: DatabaseUrlOption = None,
+        json_output: JsonOption = False,
+    ) -> None:
+        _operate(verb, flag, reason, actor, database_url, json_output)
+
+    command.__doc__ = doc
+    app.command(verb)(command)
 
 
-@app.command()
-def resume(
-    flag: OneFlagOption = None,
-    reason: ReasonOption = None,
-    actor: ActorOption = None,
-    database_url: DatabaseUrlOption = None,
-    json_output: JsonOption = False,
-) -> None:
-    """Run again from the current step (its evidence is judged afresh from now)."""
-    _operate("resume", flag, reason, actor, database_url, json_output)
-
-
-@app.command()
-def promote(
-    flag: OneFlagOption = None,
-    reason: ReasonOption = None,
-    actor: ActorOption = None,
-    database_url: DatabaseUrlOption = None,
-    json_output: JsonOption = False,
-) -> None:
-    """The next step now, whatever the evidence (past the last step: completed)."""
-    _operate("promote", flag, reason, actor, database_url, json_output)
-
-
-@app.command()
-def stop(
-    flag: OneFlagOption = None,
-    reason: ReasonOption = None,
-    actor: ActorOption = None,
-    database_url: DatabaseUrlOption = None,
-    json_output: JsonOption = False,
-) -> None:
-    """End the rollout; the flag stays where it is."""
-    _operate("stop", flag, reason, actor, database_url, json_output)
+for _verb, _doc in (
+    ("pause", "Hold the rollout where it is (the flag stays; no more automatic moves)."),
+    ("resume", "Run again from the current step (its evidence is judged afresh from now)."),
+    ("promote", "The next step now, whatever the evidence (past the last step: completed)."),
+    ("stop", "End the rollout; the flag stays where it is."),
+):
+    _steering_command(_verb, _doc)
 
 
 @app.command()
