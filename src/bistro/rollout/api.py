@@ -151,32 +151,32 @@ async def _act(
     return success({"applied": _applied_view(applied)}, f"Rollout {verb}")
 
 
-@router.post("/pause", response_model=Envelope[dict[str, Any]], responses=ERRORS)
-async def rollout_pause(
-    request: Request, admin: AdminUser, session: SessionDep, body: ActionIn
-) -> JSONBytes:
-    return await _act(request, admin, session, "pause", body.flag, body.reason)
+def _steering_route(verb: str, summary: str) -> None:
+    """``POST /migration/rollout/<verb>``: the same body for every steering verb."""
+
+    async def steer(
+        request: Request, admin: AdminUser, session: SessionDep, body: ActionIn
+    ) -> JSONBytes:
+        return await _act(request, admin, session, verb, body.flag, body.reason)
+
+    router.add_api_route(
+        f"/{verb}",
+        steer,
+        methods=["POST"],
+        name=f"rollout_{verb}",
+        summary=summary,
+        response_model=Envelope[dict[str, Any]],
+        responses=ERRORS,
+    )
 
 
-@router.post("/resume", response_model=Envelope[dict[str, Any]], responses=ERRORS)
-async def rollout_resume(
-    request: Request, admin: AdminUser, session: SessionDep, body: ActionIn
-) -> JSONBytes:
-    return await _act(request, admin, session, "resume", body.flag, body.reason)
-
-
-@router.post("/promote", response_model=Envelope[dict[str, Any]], responses=ERRORS)
-async def rollout_promote(
-    request: Request, admin: AdminUser, session: SessionDep, body: ActionIn
-) -> JSONBytes:
-    return await _act(request, admin, session, "promote", body.flag, body.reason)
-
-
-@router.post("/stop", response_model=Envelope[dict[str, Any]], responses=ERRORS)
-async def rollout_stop(
-    request: Request, admin: AdminUser, session: SessionDep, body: ActionIn
-) -> JSONBytes:
-    return await _act(request, admin, session, "stop", body.flag, body.reason)
+for _verb, _summary in (
+    ("pause", "Hold the rollout where it is"),
+    ("resume", "Run the rollout again from its current step"),
+    ("promote", "Move to the next step now"),
+    ("stop", "End the rollout; the flag stays where it is"),
+):
+    _steering_route(_verb, _summary)
 
 
 @router.post("/force", response_model=Envelope[dict[str, Any]], responses=ERRORS)
